@@ -1,0 +1,62 @@
+# Agente Vendedor — two commands do everything: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  := torch==2.13.0
+
+.PHONY: help install install-dev setup run test lint bench bench-import clean
+
+help:
+	@echo "make run    instala, prepara la base de datos y el índice, y arranca el servidor (http://127.0.0.1:8001)"
+	@echo "make test   instala lo necesario y pasa lint + tests"
+	@echo "make bench  mide la búsqueda (y la importación de 5.093 productos)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first, by exact version: pip takes the local CPU wheel instead of a multi-GB CUDA build.
+$(VENV)/.runtime: pyproject.toml scripts/requirements.py | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/python scripts/requirements.py > $(VENV)/requirements.txt
+	$(BIN)/pip install -q -r $(VENV)/requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/python scripts/requirements.py dev > $(VENV)/requirements-dev.txt
+	$(BIN)/pip install -q -r $(VENV)/requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+
+install-dev: $(VENV)/.dev
+
+.env:
+	@sed "s|^ADMIN_API_KEY=.*|ADMIN_API_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))')|" .env.example > .env
+	@echo "Creado .env con una clave de administración nueva (ADMIN_API_KEY): consúltala en ese fichero."
+
+setup: install .env
+	$(BIN)/python -m data setup
+
+# HOST and PORT (environment, `make run PORT=9000` or .env) reach the server through settings.py.
+export HOST PORT
+run: setup
+	exec $(BIN)/python -m server
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: install-dev lint
+	$(BIN)/python -m pytest
+
+bench: install-dev
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

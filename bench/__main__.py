@@ -1,0 +1,166 @@
+"""`make bench`: import time for the 5,093-product Mercadona catalogue and search latency, in-process and HTTP.
+
+Each mode gets its own disjoint set of real query texts (ESCI amazon.es wording plus grocery wording built from
+the catalogue), so no measurement rides on a cache filled by another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from settings import ROOT, Settings
+from vectorstore.text import fold
+
+SHARED = ROOT.parent / "shared" / "datasets"
+MERCADONA = SHARED / "mercadona" / "mercadona_products_all.csv"
+ESCI_QUERIES = SHARED / "esci_es" / "esci_es_test_queries3844.csv"
+IMPORT_ARGS = [
+    "--map", "sku=product_id", "--map", "price=price_eur", "--map", "category=category_l1",
+    "--map", "subcategory=category_l2", "--default-stock", "25",
+]  # fmt: skip
+MODES = ("keyword", "semantic", "hybrid")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def queries(n_per_mode: int, seed: int = 7) -> dict[str, list[str]]:
+    """Disjoint query sets per mode: half real amazon.es queries, half grocery wording from the catalogue."""
+    rng = random.Random(seed)
+    with ESCI_QUERIES.open(encoding="utf-8") as fh:
+        esci = list(dict.fromkeys(r["query"].strip("\"' ") for r in csv.DictReader(fh)))
+    with MERCADONA.open(encoding="utf-8") as fh:
+        names = [r["name"] for r in csv.DictReader(fh)]
+    grocery = []
+    for name in names:
+        words = fold(name).split()
+        if len(words) >= 2:
+            grocery.append(" ".join(words[: rng.choice((2, 3))]))
+    grocery = list(dict.fromkeys(grocery))
+    rng.shuffle(esci)
+    rng.shuffle(grocery)
+    half = n_per_mode // 2
+    sets = {}
+    for i, mode in enumerate(("warmup", *MODES)):
+        sets[mode] = esci[i * half : (i + 1) * half] + grocery[i * half : (i + 1) * half]
+    return sets
+
+
+def run_import(var_dir: Path) -> float:
+    env = {**os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": ""}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "data", "import", str(MERCADONA), *IMPORT_ARGS, "--quiet"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+async def in_process(var_dir: Path, sets: dict[str, list[str]]) -> dict[str, list[float]]:
+    from tools.catalog import CatalogService
+
+    service = CatalogService(Settings.isolated(var_dir=var_dir))
+    await service.load()
+    for q in sets["warmup"]:
+        await service.search(q)
+    timings: dict[str, list[float]] = {}
+    for mode in MODES:
+        samples = []
+        for q in sets[mode]:
+            started = time.perf_counter()
+            await service.search(q, limit=10, mode=mode)
+            samples.append((time.perf_counter() - started) * 1000)
+        timings[mode] = samples
+    await service.close()
+    return timings
+
+
+def over_http(var_dir: Path, sets: dict[str, list[str]]) -> dict[str, list[float]]:
+    port = 8000 + random.Random().randint(100, 899)
+    env = {
+        **os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
+        "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for q in sets["warmup"]:
+                client.get("/productos/search", params={"q": q})
+            routes = {
+                "keyword": ("/productos/search", {"modo": "palabras"}),
+                "semantic": ("/productos/semantic-search", {}),
+                "hybrid": ("/productos/search", {}),
+            }
+            timings: dict[str, list[float]] = {}
+            for mode in MODES:
+                path, extra = routes[mode]
+                samples = []
+                for q in sets[mode]:
+                    started = time.perf_counter()
+                    response = client.get(path, params={"q": q, **extra})
+                    samples.append((time.perf_counter() - started) * 1000)
+                    response.raise_for_status()
+                timings[mode] = samples
+            return timings
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def report(title: str, timings: dict[str, list[float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'modo':<10} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'media':>8}")
+    for mode, samples in timings.items():
+        print(
+            f"{mode:<10} {len(samples):>5} {percentile(samples, 50):>8.2f} {percentile(samples, 95):>8.2f} "
+            f"{statistics.fmean(samples):>8.2f}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--queries", type=int, default=200, help="consultas por modo")
+    parser.add_argument("--var-dir", type=Path, help="reutiliza un catálogo ya importado (omite la importación)")
+    args = parser.parse_args(argv)
+    sets = queries(args.queries)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        var_dir = args.var_dir or Path(tmp) / "var"
+        print(f"Benchmark en {os.cpu_count()} núcleos; catálogo Mercadona (5.093 productos reales)")
+        if args.var_dir is None:
+            seconds = run_import(var_dir)
+            verdict = "cumplido" if seconds <= 60 else "NO cumplido"
+            print(f"Importación + indexado de 5.093 productos: {seconds:.1f} s (objetivo ≤ 60 s: {verdict})")
+        report("Búsqueda en proceso (CatalogService.search, límite 10)", asyncio.run(in_process(var_dir, sets)))
+        http = over_http(var_dir, sets)
+        report("Búsqueda por HTTP (servidor real, keep-alive)", http)
+        p50 = percentile(http["hybrid"], 50)
+        print(f"\nHíbrida por HTTP p50 {p50:.2f} ms (objetivo ≤ 20 ms: {'cumplido' if p50 <= 20 else 'NO cumplido'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

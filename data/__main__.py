@@ -1,0 +1,231 @@
+"""Command line for the catalogue: `python -m data {migrate,seed,import,index,setup}`.
+
+This is a composition root (like server.py): besides the data layer it drives the search index through
+`tools.catalog`, because an import is only done once the new products are searchable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from data import crud
+from data.db import DatabaseURLError, write_session
+from data.importer import MAX_ERRORS_SHOWN, ImportFileError, ImportPlan, plan_import
+from data.migrate import upgrade
+from settings import ROOT, get_settings
+
+SAMPLE_CATALOGUE = ROOT / "data" / "catalogue" / "sample_products.json"
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _bar(desc: str, quiet: bool) -> Callable[[int], Callable[[int], None] | None]:
+    """A factory of tqdm progress callbacks that stays silent for short jobs or when asked."""
+
+    def factory(total: int) -> Callable[[int], None] | None:
+        if quiet or total < 500:
+            return None
+        bar = tqdm(total=total, desc=desc, unit="prod", leave=False, file=sys.stderr)
+
+        def update(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return update
+
+    return factory
+
+
+def _count_lines(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _parse_maps(values: Sequence[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for value in values:
+        name, sep, column = value.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ImportFileError(f"--map espera CAMPO=COLUMNA, no «{value}»")
+        mapping[name.strip().lower()] = column.strip()
+    return mapping
+
+
+async def _service():
+    from tools.catalog import CatalogService
+
+    return CatalogService(get_settings())
+
+
+async def cmd_migrate() -> int:
+    """Create or upgrade the schema; safe to repeat."""
+    from data.db import create_engine
+
+    engine = create_engine(get_settings().resolved_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("Base de datos al día.")
+    return EXIT_OK
+
+
+def _print_errors(plan: ImportPlan) -> None:
+    print(f"No se ha importado nada: {len(plan.errors)} fila(s) con problemas en {plan.path.name}.", file=sys.stderr)
+    for error in plan.errors[:MAX_ERRORS_SHOWN]:
+        print(f"  - {error}", file=sys.stderr)
+    if len(plan.errors) > MAX_ERRORS_SHOWN:
+        print(f"  ... y {len(plan.errors) - MAX_ERRORS_SHOWN} más.", file=sys.stderr)
+
+
+async def import_file(
+    path: Path,
+    *,
+    explicit_map: dict[str, str] | None = None,
+    default_stock: int | None = None,
+    dry_run: bool = False,
+    index: bool = True,
+    quiet: bool = False,
+) -> int:
+    """Validate, upsert in one transaction, then bring the search index up to date. Returns an exit code."""
+    started = time.perf_counter()
+    service = await _service()
+    try:
+        await upgrade(service.engine)
+        validate_bar = _bar("Validando", quiet)
+        total_lines = await asyncio.to_thread(_count_lines, path)
+        plan = plan_import(
+            path, explicit_map=explicit_map, default_stock=default_stock, progress=validate_bar(total_lines)
+        )
+        if not plan.ok:
+            _print_errors(plan)
+            return EXIT_INVALID
+        if dry_run:
+            async with service.sessions() as session:
+                counts = await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
+                await session.rollback()
+            print(
+                f"Simulación (no se ha guardado nada): {plan.rows} filas válidas; se crearían {counts.created}, "
+                f"se actualizarían {counts.updated} y {counts.unchanged} quedarían igual."
+            )
+            return EXIT_OK
+        async with write_session(service.sessions) as session:
+            counts = await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
+        written = time.perf_counter()
+        report = await service.load(progress=_bar("Indexando", quiet)) if index else None
+        elapsed = time.perf_counter() - started
+        print(
+            f"Importados {plan.rows} productos de {path.name}: {counts.created} nuevos, {counts.updated} actualizados, "
+            f"{counts.unchanged} sin cambios. Base de datos {written - started:.1f} s"
+            + (f", índice {report.seconds:.1f} s ({report.embedded} vectores nuevos)" if report else "")
+            + f"; total {elapsed:.1f} s."
+        )
+        if plan.attribute_columns:
+            print(f"Columnas guardadas como atributos: {', '.join(plan.attribute_columns)}.")
+        return EXIT_OK
+    finally:
+        await service.close()
+
+
+async def cmd_seed(force: bool = False) -> int:
+    """Load the sample catalogue when the database has no products (or always with --force)."""
+    service = await _service()
+    try:
+        await upgrade(service.engine)
+        async with service.sessions() as session:
+            empty = await crud.count_products(session) == 0
+    finally:
+        await service.close()
+    if not empty and not force:
+        print("El catálogo ya tiene productos: no se carga el de ejemplo (usa --force para actualizarlo).")
+        return EXIT_OK
+    return await import_file(SAMPLE_CATALOGUE, quiet=True)
+
+
+async def cmd_index() -> int:
+    """Bring the vector index in line with the database (rebuild if the embedder changed)."""
+    service = await _service()
+    try:
+        await upgrade(service.engine)
+        report = await service.load(progress=_bar("Indexando", False))
+    finally:
+        await service.close()
+    print(f"Índice al día: {report.applied} productos, {report.embedded} vectores nuevos, {report.seconds:.1f} s.")
+    return EXIT_OK
+
+
+async def cmd_setup() -> int:
+    """What `make run` needs before serving: schema, sample catalogue if empty, vector index."""
+    await cmd_migrate()
+    code = await cmd_seed()
+    if code != EXIT_OK:
+        return code
+    return await cmd_index()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and return a process exit code (0 ok, 1 invalid file, 2 usage)."""
+    parser = argparse.ArgumentParser(prog="python -m data", description="Catálogo de Agente Vendedor")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="crea o actualiza el esquema de la base de datos")
+    seed = sub.add_parser("seed", help="carga el catálogo de ejemplo si no hay productos")
+    seed.add_argument("--force", action="store_true", help="actualiza con el catálogo de ejemplo aunque haya productos")
+    imp = sub.add_parser("import", help="importa productos de un CSV, JSON o JSONL (alta o actualización por SKU)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="CAMPO=COLUMNA",
+        help="qué columna alimenta cada campo (sku, name, price, category, ...)",
+    )
+    imp.add_argument(
+        "--default-stock", type=int, default=None, metavar="N", help="existencias para filas sin dato de stock"
+    )
+    imp.add_argument("--dry-run", action="store_true", help="valida e informa sin guardar nada")
+    imp.add_argument("--no-index", action="store_true", help="no actualiza el índice de búsqueda")
+    imp.add_argument("--quiet", action="store_true", help="sin barra de progreso")
+    sub.add_parser("index", help="sincroniza (o reconstruye) el índice vectorial con la base de datos")
+    sub.add_parser("setup", help="migra, carga el catálogo de ejemplo si está vacío e indexa")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        match args.command:
+            case "migrate":
+                return asyncio.run(cmd_migrate())
+            case "seed":
+                return asyncio.run(cmd_seed(args.force))
+            case "import":
+                return asyncio.run(
+                    import_file(
+                        args.file,
+                        explicit_map=_parse_maps(args.map),
+                        default_stock=args.default_stock,
+                        dry_run=args.dry_run,
+                        index=not args.no_index,
+                        quiet=args.quiet,
+                    )
+                )
+            case "index":
+                return asyncio.run(cmd_index())
+            case "setup":
+                return asyncio.run(cmd_setup())
+    except (ImportFileError, DatabaseURLError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""SQLModel tables and their API shapes (Base / Create / Update / table / Public), one family per entity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ConfigDict, field_validator
+from sqlalchemy import JSON, CheckConstraint, Text
+from sqlmodel import Field, SQLModel
+
+from data.types import Money, UTCDateTime, to_money, utcnow
+
+MAX_PRICE = Decimal("99999999.99")  # what NUMERIC(10,2) holds
+
+
+def _check_price(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("el precio debe ser un número")
+    if value > MAX_PRICE:
+        raise ValueError(f"el precio no puede pasar de {MAX_PRICE} €")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("el precio admite como máximo dos decimales")
+    return to_money(value)
+
+
+def _clean_text(value: Any) -> Any:
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- products
+
+
+class ProductBase(SQLModel):
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=5000)
+    category: str = Field(min_length=1, max_length=80)
+    subcategory: str = Field(default="", max_length=80)
+    brand: str = Field(default="", max_length=80)
+    price: Decimal = Field(ge=0, sa_type=Money)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    stock: int = Field(default=0, ge=0, le=10_000_000)
+    active: bool = True
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+    @field_validator("sku", "name", "category", "subcategory", "brand", mode="before")
+    @classmethod
+    def _single_line(cls, value: Any) -> Any:
+        return _clean_text(value)
+
+    @field_validator("sku")
+    @classmethod
+    def _sku_upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("price", mode="after")
+    @classmethod
+    def _two_decimals(cls, value: Decimal) -> Decimal:
+        return _check_price(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _eur(cls, value: str) -> str:
+        if value.upper() != "EUR":
+            raise ValueError("la única moneda admitida es EUR")
+        return "EUR"
+
+
+class ProductCreate(ProductBase):
+    """What a new product needs; unknown fields are refused rather than silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class ProductUpdate(SQLModel):
+    """Every field optional: PATCH changes only what it names. An explicit null is refused, not stored."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=5000)
+    category: str | None = Field(default=None, min_length=1, max_length=80)
+    subcategory: str | None = Field(default=None, max_length=80)
+    brand: str | None = Field(default=None, max_length=80)
+    price: Decimal | None = Field(default=None, ge=0)
+    stock: int | None = Field(default=None, ge=0, le=10_000_000)
+    active: bool | None = None
+    attributes: dict[str, Any] | None = None
+
+    @field_validator("sku", "name", "category", "subcategory", "brand", mode="before")
+    @classmethod
+    def _single_line(cls, value: Any) -> Any:
+        return _clean_text(value)
+
+    @field_validator(
+        "sku",
+        "name",
+        "description",
+        "category",
+        "subcategory",
+        "brand",
+        "price",
+        "stock",
+        "active",
+        "attributes",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("no puede ser nulo; omite el campo para no cambiarlo")
+        return value
+
+    @field_validator("sku")
+    @classmethod
+    def _sku_upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+    @field_validator("price", mode="after")
+    @classmethod
+    def _two_decimals(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else _check_price(value)
+
+
+class Product(ProductBase, table=True):
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="ck_product_price_nonneg"),
+        CheckConstraint("stock >= 0", name="ck_product_stock_nonneg"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(min_length=1, max_length=64, unique=True, index=True)
+    description: str = Field(default="", sa_type=Text)
+    category: str = Field(min_length=1, max_length=80, index=True)
+    # Catalogue revision of the last change: the search index syncs "WHERE revision > seen".
+    revision: int = Field(default=0, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProductPublic(ProductBase):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CatalogueMeta(SQLModel, table=True):
+    """A single row whose revision grows with every catalogue write, in the same transaction."""
+
+    __tablename__ = "catalogue_meta"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = 0
+
+
+# --------------------------------------------------------------------------- customers & conversations
+
+
+class CustomerBase(SQLModel):
+    external_id: str | None = Field(default=None, max_length=128)  # e.g. Telegram user id
+    name: str = Field(default="", max_length=120)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class CustomerCreate(CustomerBase):
+    pass
+
+
+class Customer(CustomerBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=128, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerPublic(CustomerBase):
+    id: int
+    created_at: datetime
+
+
+class ConversationBase(SQLModel):
+    thread_id: str = Field(min_length=1, max_length=128)
+    channel: str = Field(default="http", max_length=32)  # http, playground, telegram
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+
+
+class Conversation(ConversationBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: str = Field(min_length=1, max_length=128, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConversationPublic(ConversationBase):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageBase(SQLModel):
+    role: str = Field(max_length=16)  # user, assistant, tool, system
+    content: str = Field(sa_type=Text)
+    route: str | None = Field(default=None, max_length=32)
+
+
+class Message(MessageBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MessagePublic(MessageBase):
+    id: int
+    conversation_id: int
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------- orders
+
+
+class OrderBase(SQLModel):
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    status: str = Field(default="confirmed", max_length=16)  # confirmed, cancelled
+    total: Decimal = Field(default=Decimal("0.00"), ge=0, sa_type=Money)
+    currency: str = Field(default="EUR", max_length=3)
+
+
+class Order(OrderBase, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (CheckConstraint("total >= 0", name="ck_orders_total_nonneg"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OrderLineBase(SQLModel):
+    product_id: int = Field(foreign_key="product.id", index=True)
+    sku: str = Field(max_length=64)  # snapshot: the product may be renamed or repriced later
+    name: str = Field(max_length=300)
+    unit_price: Decimal = Field(ge=0, sa_type=Money)
+    quantity: int = Field(gt=0, le=1000)
+    line_total: Decimal = Field(ge=0, sa_type=Money)
+
+
+class OrderLine(OrderLineBase, table=True):
+    __tablename__ = "order_line"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_order_line_qty_pos"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+
+
+class OrderLinePublic(OrderLineBase):
+    id: int
+    order_id: int
+
+
+class OrderPublic(OrderBase):
+    id: int
+    created_at: datetime
+    lines: list[OrderLinePublic] = []

@@ -1,0 +1,366 @@
+"""HTTP API: the product catalogue (`/productos...`) and health; `create_app()` builds it for uvicorn or tests.
+
+Run: `uvicorn server:create_app --factory --host 127.0.0.1 --port 8001` (what `make run` does).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text as sql_text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from data import crud
+from data.db import write_session
+from data.errors import describe
+from data.migrate import upgrade
+from data.models import Product, ProductCreate, ProductPublic, ProductUpdate
+from settings import Settings, get_settings
+from state import SearchFilters, SearchHit
+from tools.catalog import CatalogService, UnknownCategoryError
+
+log = logging.getLogger("agente.server")
+
+MAX_QUERY_CHARS = 200
+SEARCH_MODES = {"hibrido": "hybrid", "palabras": "keyword", "semantico": "semantic"}
+MAX_PAGE_SIZE = 100
+
+# --------------------------------------------------------------------------- response shapes
+
+
+class ProductHit(BaseModel):
+    """A search result: the product's sale facts plus why it ranked where it did."""
+
+    id: int
+    sku: str
+    name: str
+    brand: str
+    category: str
+    subcategory: str
+    price: Decimal
+    currency: str
+    stock: int
+    score: float
+    keyword_score: float
+    semantic_score: float
+    matched_by: list[str]
+    matched_terms: list[str]
+
+    @classmethod
+    def from_hit(cls, hit: SearchHit) -> ProductHit:
+        item = hit.item
+        return cls(
+            id=item.id,
+            sku=item.sku,
+            name=item.name,
+            brand=item.brand,
+            category=item.category,
+            subcategory=item.subcategory,
+            price=item.price,
+            currency=getattr(item, "currency", "EUR"),
+            stock=item.stock,
+            score=hit.score,
+            keyword_score=hit.keyword_score,
+            semantic_score=hit.semantic_score,
+            matched_by=list(hit.matched_by),
+            matched_terms=list(hit.matched_terms),
+        )
+
+
+class ProductPage(BaseModel):
+    """One page of the product listing."""
+
+    items: list[ProductPublic]
+    total: int
+    pagina: int
+    por_pagina: int
+    paginas: int
+
+
+class Health(BaseModel):
+    """What /health reports: overall status, database and index."""
+
+    status: str
+    database: str
+    index: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+def get_service(request: Request) -> CatalogService:
+    """The catalogue service built in the lifespan."""
+    service: CatalogService = request.app.state.catalog
+    return service
+
+
+CatalogDep = Annotated[CatalogService, Depends(get_service)]
+
+
+async def get_session(service: CatalogDep) -> AsyncIterator[AsyncSession]:
+    """A read session per request."""
+    async with service.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def require_admin(request: Request, x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None) -> None:
+    """Writes need X-API-Key equal to ADMIN_API_KEY, compared in constant time."""
+    settings: Settings = request.app.state.settings
+    expected = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
+    if not expected:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Las escrituras están desactivadas: el administrador debe configurar ADMIN_API_KEY.",
+        )
+    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Falta la cabecera X-API-Key o no es válida.",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+ProductId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Identificador del producto")]
+
+QueryText = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="Lo que busca el cliente, en lenguaje natural",
+    ),
+]
+
+
+def search_filters(
+    categoria: Annotated[str | None, Query(max_length=80)] = None,
+    marca: Annotated[str | None, Query(max_length=80)] = None,
+    precio_min: Annotated[Decimal | None, Query(ge=0, le=Decimal("99999999.99"))] = None,
+    precio_max: Annotated[Decimal | None, Query(ge=0, le=Decimal("99999999.99"))] = None,
+    en_stock: bool = False,
+) -> SearchFilters:
+    """Query-string filters shared by the listing and the search endpoints."""
+    for name, bound in (("precio_min", precio_min), ("precio_max", precio_max)):
+        if bound is not None and bound != bound.quantize(Decimal("0.01")):
+            raise HTTPException(422, f"{name} admite como máximo dos decimales.")
+    if precio_min is not None and precio_max is not None and precio_min > precio_max:
+        raise HTTPException(422, "precio_min no puede ser mayor que precio_max.")
+    return SearchFilters(
+        category=categoria.strip() or None if categoria else None,
+        brand=marca.strip() or None if marca else None,
+        price_min=precio_min,
+        price_max=precio_max,
+        in_stock=en_stock,
+    )
+
+
+FiltersDep = Annotated[SearchFilters, Depends(search_filters)]
+
+
+def _unknown_category(exc: UnknownCategoryError) -> HTTPException:
+    return HTTPException(422, f"La categoría «{exc.category}» no existe. Categorías: {', '.join(exc.known)}.")
+
+
+# --------------------------------------------------------------------------- app
+
+
+def create_app(settings: Settings | None = None, *, service: CatalogService | None = None) -> FastAPI:
+    """Build the API; the catalogue service (engine, index) is created and loaded in the lifespan."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catalog = service or CatalogService(settings)
+        await upgrade(catalog.engine)
+        report = await catalog.load()
+        log.info(
+            "catalogue ready: %d products, revision %d, %d embedded in %.1fs (%s)",
+            report.applied,
+            report.revision,
+            report.embedded,
+            report.seconds,
+            catalog.embedder.id,
+        )
+        app.state.catalog = catalog
+        try:
+            yield
+        finally:
+            await catalog.close()
+
+    app = FastAPI(
+        title="Agente Vendedor",
+        description="Asistente de ventas: catálogo, búsqueda y (pronto) conversación.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    _product_routes(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(status_code=400, content={"detail": "El cuerpo de la petición no es un JSON válido."})
+        details = describe(errors)
+        summary = "; ".join(f"{d['campo']}: {d['motivo']}" for d in details)
+        return JSONResponse(status_code=422, content={"detail": f"Datos no válidos — {summary}.", "errores": details})
+
+
+def _product_routes(app: FastAPI) -> None:
+    @app.get("/health", response_model=Health, tags=["salud"])
+    async def health(service: CatalogDep, response: Response) -> Health:
+        database = "ok"
+        try:
+            async with service.sessions() as session:
+                await session.execute(sql_text("SELECT 1"))
+        except Exception:  # the point of a health check is to report, not to raise
+            log.exception("health: database unreachable")
+            database = "error"
+        index = {
+            "products": len(service.index.items),
+            "vectors": len(service.store),
+            "revision": service.index.revision,
+            "embedder": service.embedder.id,
+        }
+        healthy = database == "ok"
+        if not healthy:
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="ok" if healthy else "error", database=database, index=index)
+
+    @app.get("/productos", response_model=ProductPage, tags=["productos"])
+    async def list_products(
+        session: SessionDep,
+        service: CatalogDep,
+        filters: FiltersDep,
+        pagina: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        por_pagina: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    ) -> ProductPage:
+        await service.ensure_fresh()
+        try:
+            filters = service.resolve_filters(filters)
+        except UnknownCategoryError as exc:
+            raise _unknown_category(exc) from exc
+        items, total = await crud.list_products(
+            session,
+            offset=(pagina - 1) * por_pagina,
+            limit=por_pagina,
+            filters=filters,
+        )
+        return ProductPage(
+            items=[ProductPublic.model_validate(p) for p in items],
+            total=total,
+            pagina=pagina,
+            por_pagina=por_pagina,
+            paginas=math.ceil(total / por_pagina) if total else 0,
+        )
+
+    @app.get("/productos/search", response_model=list[ProductHit], tags=["productos"])
+    async def search_products(
+        service: CatalogDep,
+        q: QueryText,
+        filters: FiltersDep,
+        limite: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
+        modo: Annotated[
+            Literal["hibrido", "palabras", "semantico"],
+            Query(description="hibrido (por defecto), solo palabras clave o solo semántica"),
+        ] = "hibrido",
+    ) -> list[ProductHit]:
+        if not q.strip():
+            raise HTTPException(422, "La búsqueda está vacía.")
+        try:
+            hits = await service.search(q, filters=filters, limit=limite, mode=SEARCH_MODES[modo])
+        except UnknownCategoryError as exc:
+            raise _unknown_category(exc) from exc
+        return [ProductHit.from_hit(h) for h in hits]
+
+    @app.get("/productos/semantic-search", response_model=list[ProductHit], tags=["productos"])
+    async def semantic_search(
+        service: CatalogDep,
+        q: QueryText,
+        k: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
+    ) -> list[ProductHit]:
+        if not q.strip():
+            raise HTTPException(422, "La búsqueda está vacía.")
+        hits = await service.semantic_search(q, k=k)
+        return [ProductHit.from_hit(h) for h in hits]
+
+    @app.get("/productos/{product_id}", response_model=ProductPublic, tags=["productos"])
+    async def get_product(product_id: ProductId, session: SessionDep) -> Product:
+        product = await crud.get_product(session, product_id=product_id)
+        if product is None:
+            raise HTTPException(404, f"No existe el producto {product_id}.")
+        return product
+
+    @app.post("/productos", response_model=ProductPublic, status_code=201, tags=["productos"])
+    async def create_product(product_in: ProductCreate, service: CatalogDep, _admin: AdminDep) -> Product:
+        try:
+            async with write_session(service.sessions) as session:
+                product = await crud.create_product(session, product_in=product_in)
+        except crud.DuplicateSKUError as exc:
+            raise HTTPException(409, f"Ya existe un producto con el SKU {exc.sku}.") from exc
+        await service.ensure_fresh()
+        return product
+
+    @app.patch("/productos/{product_id}", response_model=ProductPublic, tags=["productos"])
+    async def update_product(
+        product_id: ProductId, product_in: ProductUpdate, service: CatalogDep, _admin: AdminDep
+    ) -> Product:
+        try:
+            async with write_session(service.sessions) as session:
+                product = await crud.get_product(session, product_id=product_id, include_inactive=True)
+                if product is None:
+                    raise HTTPException(404, f"No existe el producto {product_id}.")
+                product = await crud.update_product(session, product=product, product_in=product_in)
+        except crud.DuplicateSKUError as exc:
+            raise HTTPException(409, f"Ya existe otro producto con el SKU {exc.sku}.") from exc
+        await service.ensure_fresh()
+        return product
+
+    @app.delete("/productos/{product_id}", status_code=204, tags=["productos"])
+    async def delete_product(product_id: ProductId, service: CatalogDep, _admin: AdminDep) -> Response:
+        async with write_session(service.sessions) as session:
+            product = await crud.get_product(session, product_id=product_id)
+            if product is None:
+                raise HTTPException(404, f"No existe el producto {product_id}.")
+            await crud.deactivate_product(session, product=product)
+        await service.ensure_fresh()
+        return Response(status_code=204)
+
+
+def main() -> None:
+    """`python -m server`: serve on HOST:PORT from the settings (what `make run` starts)."""
+    import uvicorn
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss.loader", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    print(
+        f"Agente Vendedor en http://{settings.host}:{settings.port}  (API: http://{settings.host}:{settings.port}/docs)"
+    )
+    uvicorn.run(
+        "server:create_app", factory=True, host=settings.host, port=settings.port, log_level="warning", access_log=False
+    )
+
+
+if __name__ == "__main__":
+    main()

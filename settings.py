@@ -1,0 +1,69 @@
+"""The one settings object: every knob comes from the environment (or `.env`), documented in `.env.example`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+EmbeddingsProvider = Literal["auto", "gemini", "use", "e5", "sentence-transformers"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; relative paths resolve against the repository root, not the cwd."""
+
+    model_config = SettingsConfigDict(env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file var/agente.db
+    database_echo: bool = False
+
+    admin_api_key: SecretStr | None = None
+
+    google_api_key: SecretStr | None = None
+    embeddings_provider: EmbeddingsProvider = "auto"
+    embeddings_model: str = ""  # model name (gemini) or local path / hub name (sentence-transformers)
+    gemini_embeddings_model: str = "models/text-embedding-004"
+
+    index_dir: Path = Path("")  # empty: var/index
+    search_semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("admin_api_key", "google_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("var_dir", "index_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value if value.is_absolute() or str(value) in ("", ".") else ROOT / value
+
+    @classmethod
+    def isolated(cls, **values: Any) -> Settings:
+        """Settings from explicit values and the environment only, never from a developer's .env (tests, evals)."""
+        return cls(_env_file=None, **values)  # type: ignore[call-arg]
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Default to a SQLite file under var/ so a fresh checkout needs no database server."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.var_dir / 'agente.db'}"
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        """Where the FAISS index and its manifest live."""
+        return self.index_dir if str(self.index_dir) not in ("", ".") else self.var_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once; tests build their own `Settings(...)` instead."""
+    return Settings()

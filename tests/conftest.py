@@ -1,0 +1,189 @@
+"""Shared fixtures: real SQLite files in tmp dirs, the real PostgreSQL, the real local embedder, a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from settings import ROOT, Settings
+from tools.catalog import CatalogService
+from vectorstore.embeddings import Embedder, build_embedder
+
+SHARED = ROOT.parent / "shared" / "datasets"
+SAMPLE = ROOT / "data" / "catalogue" / "sample_products.json"
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    """Settings that ignore the developer's .env and keep all state under `tmp`."""
+    values: dict[str, object] = {"var_dir": tmp / "var", "embeddings_provider": "use", "admin_api_key": "clave-test"}
+    values.update(overrides)
+    return Settings.isolated(**values)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return build_embedder(Settings.isolated(embeddings_provider="use"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sample_var(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A var/ folder with the sample catalogue migrated, imported and indexed, built once per test run."""
+    from data import crud
+    from data.db import write_session
+    from data.importer import plan_import
+    from data.migrate import upgrade
+    from tools.catalog import CatalogService
+
+    tmp = tmp_path_factory.mktemp("sample")
+
+    async def build() -> None:
+        svc = CatalogService(make_settings(tmp), embedder=embedder)
+        await upgrade(svc.engine)
+        async with write_session(svc.sessions) as session:
+            await crud.upsert_products(session, products_in=plan_import(SAMPLE).products)
+        await svc.load()
+        await svc.close()
+
+    asyncio.run(build())
+    return tmp / "var"
+
+
+@pytest.fixture
+async def service(tmp_path: Path, sample_var: Path, embedder: Embedder) -> AsyncIterator[CatalogService]:
+    """A catalogue service on its own copy of the sample database and index (loads in well under a second)."""
+    from tools.catalog import CatalogService
+
+    shutil.copytree(sample_var, tmp_path / "var")
+    svc = CatalogService(make_settings(tmp_path), embedder=embedder)
+    await svc.load()
+    yield svc
+    await svc.close()
+
+
+def _pg(statement: str) -> None:
+    async def run() -> None:
+        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throw-away database on the machine's PostgreSQL (127.0.0.1:5432, trust auth), dropped afterwards."""
+    name = f"agente_test_{uuid.uuid4().hex[:10]}"
+    try:
+        _pg(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # the environment, not the code: say so plainly
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for this test: {exc}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Both supported databases, for tests that must behave the same on each."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, base_url: str, process: subprocess.Popen[bytes], env: dict[str, str], log: Path) -> None:
+        self.base_url = base_url
+        self.process = process
+        self.env = env
+        self.log = log
+        self.admin_key = env["ADMIN_API_KEY"]
+
+
+def start_server(tmp: Path, **env_overrides: str) -> LiveServer:
+    """`python -m server` in a subprocess on a free port, with its own var dir; waits for /health."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GOOGLE_", "EMBEDDINGS_"))},
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "VAR_DIR": str(tmp / "var"),
+        "DATABASE_URL": "",  # set (empty) so a developer's .env cannot point tests at a real database
+        "INDEX_DIR": "",
+        "ADMIN_API_KEY": "clave-http-test",
+        "EMBEDDINGS_PROVIDER": "use",
+        "GOOGLE_API_KEY": "",
+        "LOG_LEVEL": "WARNING",
+        **env_overrides,
+    }
+    log = tmp / "server.log"
+    with log.open("wb") as log_file:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return LiveServer(base, process, env, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not become healthy:\n{log.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real server over HTTP with the sample catalogue seeded by the real CLI (`python -m data setup`)."""
+    tmp = tmp_path_factory.mktemp("live")
+    env = {
+        **os.environ,
+        "VAR_DIR": str(tmp / "var"),
+        "DATABASE_URL": "",
+        "INDEX_DIR": "",
+        "EMBEDDINGS_PROVIDER": "use",
+        "GOOGLE_API_KEY": "",
+    }
+    subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+    server = start_server(tmp)
+    yield server
+    stop_server(server)

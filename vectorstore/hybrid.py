@@ -1,0 +1,391 @@
+"""Hybrid product search: BM25 over stems and character trigrams, fused with dense (FAISS) similarity.
+
+Fusion is a convex combination of min-max normalised scores; its weights and the BM25 parameters were tuned on
+the ESCI train/val queries only (`python -m evals retrieval esci` reports the held-out test split). Exact SKU
+matches rank first, then products of a brand named in the query; filters (category, brand, price range, in
+stock) narrow the candidates before scoring, so they never drop good matches from a short list.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from state import CatalogueItem, SearchFilters, SearchHit
+from vectorstore.embeddings import Embedder
+from vectorstore.lexical import BM25Index
+from vectorstore.query import Query
+from vectorstore.store import ProductVectorStore, text_hash
+from vectorstore.text import char_ngrams, fold, stems, words
+
+log = logging.getLogger(__name__)
+
+SKU_BONUS = 10.0
+BRAND_BONUS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class HybridWeights:
+    """Tuned on ESCI train+val (evals/retrieval.py); see the module docstring."""
+
+    semantic: float = 0.5  # share of the dense score in the fused score
+    trigram: float = 0.35  # share of the character-trigram BM25 inside the keyword score
+    k1: float = 0.9
+    b: float = 0.4
+
+
+def dense_text(item: CatalogueItem) -> str:
+    """What the embedder reads: name first (models weigh the start), then brand, category and description."""
+    parts = [item.name]
+    if item.brand and fold(item.brand) not in fold(item.name):
+        parts.append(item.brand)
+    parts.append(" › ".join(p for p in (item.category, item.subcategory) if p))
+    if item.description:
+        parts.append(item.description[:400])
+    return ". ".join(p for p in parts if p)
+
+
+def keyword_text(item: CatalogueItem) -> str:
+    """What BM25 reads: the name twice (it says what the product is), then everything a customer may type."""
+    values = " ".join(str(v) for v in item.attributes.values() if isinstance(v, str | int | float))
+    return " ".join(
+        [item.name, item.name, item.brand, item.category, item.subcategory, values, item.description, item.sku]
+    )
+
+
+def _minmax(scores: np.ndarray) -> np.ndarray:
+    if scores.size == 0:
+        return scores
+    low, high = float(scores.min()), float(scores.max())
+    if high - low < 1e-9:
+        return np.zeros_like(scores)
+    return (scores - low) / (high - low)
+
+
+def _cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Immutable arrays for one catalogue revision; searches read it while a new one is being built."""
+
+    items: list[CatalogueItem]
+    ids: np.ndarray
+    price_cents: np.ndarray
+    stock: np.ndarray
+    category: np.ndarray  # codes into `names` of the folded category, subcategory and brand, for filters
+    subcategory: np.ndarray
+    brand: np.ndarray
+    names: dict[str, int]  # folded name -> code (0 = none)
+    word_index: BM25Index
+    trigram_index: BM25Index
+    dense: np.ndarray  # rows aligned with `items`
+    sku_rows: dict[str, int]
+    categories: dict[str, str]  # folded category or subcategory -> name as written
+    brands: dict[str, str]  # folded brand -> name as written
+    brand_phrases: dict[str, list[tuple[tuple[str, ...], str]]]  # first word -> (words, folded brand)
+
+
+class CatalogueIndex:
+    """The searchable catalogue: active items, their keyword indexes and their vectors, kept in sync by revision.
+
+    Writers (`apply`, `save`) run in worker threads under one lock and finish by swapping in a new immutable
+    snapshot; readers only ever touch the current snapshot, so a search during an update sees the previous
+    revision whole, never half of each, and never waits for embeddings.
+    """
+
+    def __init__(self, store: ProductVectorStore, weights: HybridWeights | None = None) -> None:
+        self.store = store
+        self.weights = weights or HybridWeights()
+        self.items: dict[int, CatalogueItem] = {}
+        self.revision = 0
+        self._snapshot: _Snapshot | None = None
+        self._tokens: dict[int, tuple[str, list[str], list[str]]] = {}  # id -> (hash, stems, trigrams)
+        self._lock = threading.RLock()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.store.embedder
+
+    # ------------------------------------------------------------------ updates
+
+    def apply(
+        self,
+        changed: Iterable[CatalogueItem],
+        revision: int,
+        *,
+        progress: Callable[[int], None] | None = None,
+        replace: bool = False,
+    ) -> int:
+        """Take products written since the last revision (or, with `replace`, the whole catalogue).
+
+        Embeds only products whose indexed text changed; returns how many that was.
+        """
+        with self._lock:
+            items = {} if replace else dict(self.items)
+            hashes = self.store.hashes()
+            to_embed: list[tuple[int, str]] = []
+            for item in changed:
+                if item.active:
+                    items[item.id] = item
+                    text = dense_text(item)
+                    if hashes.get(item.id) != text_hash(text):
+                        to_embed.append((item.id, text))
+                else:
+                    items.pop(item.id, None)
+            # Vectors of products that are gone (deactivated, deleted rows, an older database) must not linger.
+            self.store.remove([pid for pid in hashes if pid not in items])
+            self.store.upsert(to_embed, progress=progress)
+            snapshot = self._build(items)
+            self.items, self.revision, self._snapshot = items, revision, snapshot
+            return len(to_embed)
+
+    def replace_all(
+        self, items: Iterable[CatalogueItem], revision: int, *, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Start over from a full list of products (start-up); vectors with unchanged text are reused."""
+        return self.apply(items, revision, progress=progress, replace=True)
+
+    def pending_embeddings(self, items: Iterable[CatalogueItem]) -> int:
+        """How many of these items would need a new vector (for progress bars)."""
+        with self._lock:
+            hashes = self.store.hashes()
+        return sum(1 for i in items if i.active and hashes.get(i.id) != text_hash(dense_text(i)))
+
+    def reload_vectors(self) -> bool:
+        """Re-read the persisted vectors (another process wrote newer ones); the next `apply` fills any gap."""
+        with self._lock:
+            return self.store.load()
+
+    def save(self) -> None:
+        """Persist the vectors with the revision they reflect (under the lock: FAISS is not read-safe mid-write)."""
+        with self._lock:
+            self.store.save(self.revision)
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> _Snapshot:
+        snap = self._snapshot
+        if snap is None:
+            with self._lock:
+                snap = self._snapshot
+                if snap is None:
+                    snap = self._snapshot = self._build(self.items)
+        return snap
+
+    def _build(self, current: dict[int, CatalogueItem]) -> _Snapshot:
+        items = sorted(current.values(), key=lambda i: i.id)
+        ids = np.fromiter((i.id for i in items), dtype=np.int64, count=len(items))
+        word_docs, tri_docs = [], []
+        for item in items:
+            text = keyword_text(item)
+            digest = text_hash(text)
+            cached = self._tokens.get(item.id)
+            if cached is None or cached[0] != digest:
+                cached = (digest, stems(text), char_ngrams(text))
+                self._tokens[item.id] = cached
+            word_docs.append(cached[1])
+            tri_docs.append(cached[2])
+        for gone in set(self._tokens) - set(current):
+            del self._tokens[gone]
+
+        store_ids, matrix = self.store.vectors()
+        position = {int(pid): row for row, pid in enumerate(store_ids)}
+        dense = np.zeros((len(items), matrix.shape[1]), dtype=np.float32)
+        missing = 0
+        for row, pid in enumerate(ids):
+            pos = position.get(int(pid))
+            if pos is None:
+                missing += 1
+            else:
+                dense[row] = matrix[pos]
+        if missing:
+            log.warning("%d products have no vector yet; they rank by keywords only", missing)
+
+        names: dict[str, int] = {"": 0}
+
+        def codes(values: Iterable[str]) -> np.ndarray:
+            return np.fromiter(
+                (names.setdefault(fold(v).strip(), len(names)) for v in values), dtype=np.int32, count=len(items)
+            )
+
+        brand_phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for brand in {fold(i.brand) for i in items if i.brand}:
+            phrase = tuple(words(brand))
+            if phrase:
+                brand_phrases.setdefault(phrase[0], []).append((phrase, brand))
+        w = self.weights
+        return _Snapshot(
+            items=items,
+            ids=ids,
+            price_cents=np.fromiter((_cents(i.price) for i in items), dtype=np.int64, count=len(items)),
+            stock=np.fromiter((i.stock for i in items), dtype=np.int64, count=len(items)),
+            category=codes(i.category for i in items),
+            subcategory=codes(i.subcategory for i in items),
+            brand=codes(i.brand for i in items),
+            names=names,
+            word_index=BM25Index(word_docs, k1=w.k1, b=w.b),
+            trigram_index=BM25Index(tri_docs, k1=w.k1, b=w.b),
+            dense=dense,
+            sku_rows={i.sku.upper(): row for row, i in enumerate(items)},
+            categories={fold(name): name for i in items for name in (i.category, i.subcategory) if name},
+            brands={fold(i.brand): i.brand for i in items if i.brand},
+            brand_phrases=brand_phrases,
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    def canonical_category(self, name: str) -> str | None:
+        """The catalogue's spelling of a category or subcategory typed in any case, with or without accents."""
+        return self.snapshot().categories.get(fold(name).strip())
+
+    def canonical_brand(self, name: str) -> str | None:
+        return self.snapshot().brands.get(fold(name).strip())
+
+    def category_names(self) -> list[str]:
+        """Top-level categories of the active catalogue, as written."""
+        return sorted({item.category for item in self.snapshot().items})
+
+    def _mask(self, snap: _Snapshot, filters: SearchFilters) -> np.ndarray | None:
+        """Rows passing the filters; None when nothing filters (the common case, no copies then)."""
+        if filters.is_empty():
+            return None
+        mask = np.ones(len(snap.items), dtype=bool)
+        if filters.category:
+            code = snap.names.get(fold(filters.category).strip(), -1)
+            mask &= (snap.category == code) | (snap.subcategory == code)
+        if filters.brand:
+            mask &= snap.brand == snap.names.get(fold(filters.brand).strip(), -1)
+        if filters.price_min is not None:
+            mask &= snap.price_cents >= _cents(filters.price_min)
+        if filters.price_max is not None:
+            mask &= snap.price_cents <= _cents(filters.price_max)
+        if filters.in_stock:
+            mask &= snap.stock > 0
+        return mask
+
+    def _brands_in(self, snap: _Snapshot, query_words: list[str]) -> tuple[set[str], list[str]]:
+        """Brands named in the query, and the query's words without them."""
+        found: set[str] = set()
+        rest: list[str] = []
+        i = 0
+        while i < len(query_words):
+            for phrase, brand in snap.brand_phrases.get(query_words[i], ()):
+                if tuple(query_words[i : i + len(phrase)]) == phrase:
+                    found.add(brand)
+                    i += len(phrase)
+                    break
+            else:
+                rest.append(query_words[i])
+                i += 1
+        return found, rest
+
+    def search(
+        self,
+        query: Query,
+        *,
+        filters: SearchFilters | None = None,
+        limit: int = 10,
+        mode: str = "hybrid",
+    ) -> list[SearchHit]:
+        """Rank active products for `query`. `mode` is hybrid, keyword or semantic (the last two for benchmarks)."""
+        snap = self.snapshot()
+        mask = self._mask(snap, filters or SearchFilters())
+        rows = np.flatnonzero(mask) if mask is not None else np.arange(len(snap.items))
+        if rows.size == 0 or limit <= 0:
+            return []
+        w = self.weights
+
+        def restrict(values: np.ndarray) -> np.ndarray:
+            return values if mask is None else values[rows]
+
+        keyword = np.zeros(rows.size, dtype=np.float32)
+        if mode in ("hybrid", "keyword"):
+            word_scores = restrict(snap.word_index.scores(query.stems))
+            tri_scores = restrict(snap.trigram_index.scores(query.trigrams))
+            keyword = ((1 - w.trigram) * _minmax(word_scores) + w.trigram * _minmax(tri_scores)).astype(np.float32)
+        semantic = np.zeros(rows.size, dtype=np.float32)
+        if mode in ("hybrid", "semantic") and snap.dense.shape[0]:
+            semantic = restrict(snap.dense @ query.vector)
+        if mode == "hybrid":
+            fused = w.semantic * _minmax(semantic) + (1 - w.semantic) * keyword
+        elif mode == "keyword":
+            fused = keyword.copy()
+        else:
+            fused = semantic.copy()
+
+        sku_hits: set[int] = set()
+        for token in query.text.upper().replace(",", " ").split():
+            row = snap.sku_rows.get(token.strip("¿?¡!.;:()\"'"))
+            if row is None:
+                continue
+            k = int(np.searchsorted(rows, row))
+            if k < rows.size and rows[k] == row:
+                fused[k] += SKU_BONUS
+                sku_hits.add(row)
+
+        brand_hits: set[int] = set()
+        brands, rest = self._brands_in(snap, query.words) if snap.brand_phrases else (set(), [])
+        if brands and mode != "semantic":
+            codes = [snap.names[b] for b in brands if b in snap.names]
+            boosted = np.isin(restrict(snap.brand), codes)
+            if rest:  # "leche hacendado": Hacendado products that are also about milk
+                boosted &= restrict(snap.word_index.scores(stems(" ".join(rest)))) > 0
+            fused[boosted] += BRAND_BONUS
+            brand_hits = {int(r) for r in rows[boosted]}
+
+        top = min(limit, rows.size)
+        best = np.argpartition(-fused, top - 1)[:top]
+        best = best[np.lexsort((snap.ids[rows[best]], -fused[best]))]
+        semantic_cut = float(np.quantile(semantic, 0.95)) if mode != "keyword" and semantic.size else np.inf
+        stem_to_word = dict(zip(query.stems, query.words, strict=True))
+
+        hits = []
+        for k in best:
+            row = int(rows[k])
+            matched_stems = snap.word_index.matched(query.stems, row) if keyword[k] > 0 else []
+            matched_by = []
+            if row in sku_hits:
+                matched_by.append("sku")
+            if row in brand_hits:
+                matched_by.append("brand")
+            if matched_stems or (mode != "semantic" and keyword[k] > 0):
+                matched_by.append("keyword")
+            if mode != "keyword" and semantic[k] >= semantic_cut:
+                matched_by.append("semantic")
+            hits.append(
+                SearchHit(
+                    item=snap.items[row],
+                    score=round(float(fused[k]), 6),
+                    keyword_score=round(float(keyword[k]), 6),
+                    semantic_score=round(float(semantic[k]), 6),
+                    matched_terms=tuple(dict.fromkeys(stem_to_word[s] for s in matched_stems)),
+                    matched_by=tuple(matched_by),
+                )
+            )
+        return hits
+
+    def similar(self, query: Query, k: int = 10) -> list[SearchHit]:
+        """Pure vector search (the `semantic-search` endpoint): exact cosine over the snapshot's FAISS vectors."""
+        snap = self.snapshot()
+        if not snap.items or k <= 0:
+            return []
+        scores = snap.dense @ query.vector
+        top = min(k, scores.size)
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.lexsort((snap.ids[best], -scores[best]))]
+        return [
+            SearchHit(
+                item=snap.items[row],
+                score=round(float(scores[row]), 6),
+                semantic_score=round(float(scores[row]), 6),
+                matched_by=("semantic",),
+            )
+            for row in best
+        ]
