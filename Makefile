@@ -50,7 +50,7 @@ run: setup
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	$(BIN)/mypy
 
 test: install-dev lint
 	$(BIN)/python -m pytest

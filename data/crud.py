@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -27,9 +27,13 @@ class DuplicateSKUError(ValueError):
 PRODUCT_FIELDS = tuple(ProductCreate.model_fields)
 
 
+# Also run as raw SQL by tools.catalog's fast path, on a plain sqlite3 connection.
+REVISION_QUERY = "SELECT revision FROM catalogue_meta WHERE id = 1"
+
+
 async def get_revision(session: AsyncSession) -> int:
     """The catalogue revision: grows by one with every committed product write."""
-    result = await session.execute(select(CatalogueMeta.revision).where(CatalogueMeta.id == 1))
+    result = await session.execute(text(REVISION_QUERY))
     return int(result.scalar_one_or_none() or 0)
 
 

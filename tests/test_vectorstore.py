@@ -39,7 +39,7 @@ class CountingEmbedder(Embedder):
         super().__init__(inner.embeddings, id=inner.id, dimension=inner.dimension)
         self.embedded = 0
 
-    def document_vectors(self, texts, progress=None):  # type: ignore[no-untyped-def]
+    def document_vectors(self, texts, progress=None):
         self.embedded += len(texts)
         return super().document_vectors(texts, progress)
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -32,9 +31,6 @@ from vectorstore.store import ProductVectorStore
 log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[int], Callable[[int], None] | None]
-
-
-REVISION_SQL = text("SELECT revision FROM catalogue_meta WHERE id = 1")
 
 
 class SQLiteRevisionReader:
@@ -59,7 +55,7 @@ class SQLiteRevisionReader:
             if self._conn is None:
                 self._conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
                 self._conn.execute("PRAGMA busy_timeout = 2000")
-            row = self._conn.execute("SELECT revision FROM catalogue_meta WHERE id = 1").fetchone()
+            row = self._conn.execute(crud.REVISION_QUERY).fetchone()
         except sqlite3.Error:
             self.close()  # reconnect next time (file recreated, schema not migrated yet, ...)
             raise
@@ -148,8 +144,8 @@ class CatalogService:
                 return self._revision_reader.read()
             except sqlite3.Error:
                 log.debug("fast revision read failed; using the async engine this time", exc_info=True)
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(REVISION_SQL)).scalar_one_or_none() or 0)
+        async with self.sessions() as session:
+            return await crud.get_revision(session)
 
     async def ensure_fresh(self) -> int:
         """Bring the index up to the database's revision (one indexed read when nothing changed)."""
