@@ -42,8 +42,8 @@ install-dev: $(VENV)/.dev
 setup: install .env
 	$(BIN)/python -m data setup
 
-# HOST and PORT (environment, `make run PORT=9000` or .env) reach the server through settings.py.
-export HOST PORT
+# HOST and PORT (environment, `make run PORT=9000` or .env) reach the server through settings.py;
+# make passes command-line variables to the recipe's environment by itself.
 run: setup
 	exec $(BIN)/python -m server
 
