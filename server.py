@@ -26,7 +26,7 @@ from data.db import write_session
 from data.errors import describe
 from data.migrate import upgrade
 from data.models import Product, ProductCreate, ProductPublic, ProductUpdate
-from settings import Settings, get_settings
+from settings import Settings, configure_logging, get_settings
 from state import SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
 
@@ -359,9 +359,7 @@ def main() -> None:
     import uvicorn
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("faiss.loader", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     print(
         f"Agente Vendedor en http://{settings.host}:{settings.port}  (API: http://{settings.host}:{settings.port}/docs)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +62,13 @@ class Settings(BaseSettings):
     def resolved_index_dir(self) -> Path:
         """Where the FAISS index and its manifest live."""
         return self.index_dir if str(self.index_dir) not in ("", ".") else self.var_dir / "index"
+
+
+def configure_logging(level: str) -> None:
+    """Process-wide logging for the CLI and the server; third-party start-up chatter stays at WARNING."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss.loader", "alembic.runtime.migration", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @lru_cache(maxsize=1)

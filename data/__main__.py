@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from data import crud
 from data.db import DatabaseURLError, write_session
 from data.importer import MAX_ERRORS_SHOWN, ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
-from settings import ROOT, get_settings
+from settings import ROOT, configure_logging, get_settings
 
 SAMPLE_CATALOGUE = ROOT / "data" / "catalogue" / "sample_products.json"
 
@@ -199,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("index", help="sincroniza (o reconstruye) el índice vectorial con la base de datos")
     sub.add_parser("setup", help="migra, carga el catálogo de ejemplo si está vacío e indexa")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(get_settings().log_level)
     try:
         match args.command:
             case "migrate":
