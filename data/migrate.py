@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
@@ -17,23 +19,19 @@ def alembic_config() -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision`; idempotent, safe to run at every start."""
-
-    def _run(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(_run)
+    await _run(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
     """Undo migrations down to `revision` (tests prove every migration can be reversed)."""
+    await _run(engine, command.downgrade, revision)
 
-    def _run(connection: Connection) -> None:
+
+async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
+    def on_connection(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        step(config, revision)
 
     async with engine.begin() as connection:
-        await connection.run_sync(_run)
+        await connection.run_sync(on_connection)

