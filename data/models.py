@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ConfigDict, field_validator
-from sqlalchemy import JSON, CheckConstraint, Text
+from sqlalchemy import JSON, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from data.types import Money, UTCDateTime, to_money, utcnow
@@ -218,7 +218,24 @@ class MessagePublic(MessageBase):
     created_at: datetime
 
 
-# --------------------------------------------------------------------------- orders
+# --------------------------------------------------------------------------- carts & orders
+
+
+class CartLine(SQLModel, table=True):
+    """One product in a conversation's cart; prices are read at checkout, never stored here."""
+
+    __tablename__ = "cart_line"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "product_id", name="uq_cart_line_thread_product"),
+        CheckConstraint("quantity > 0", name="ck_cart_line_qty_pos"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: str = Field(max_length=128, index=True)
+    product_id: int = Field(foreign_key="product.id")
+    quantity: int = Field(gt=0, le=1000)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
 
 
 class OrderBase(SQLModel):
