@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent
 
 EmbeddingsProvider = Literal["auto", "gemini", "use", "e5", "sentence-transformers"]
+LLMProvider = Literal["auto", "gemini", "openai", "offline"]
 
 
 class Settings(BaseSettings):
@@ -35,10 +36,21 @@ class Settings(BaseSettings):
     embeddings_model: str = ""  # model name (gemini) or local path / hub name (sentence-transformers)
     gemini_embeddings_model: str = "models/text-embedding-004"
 
+    llm_provider: LLMProvider = "auto"
+    default_model: str = "gemini-2.0-flash"
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    llm_timeout: float = Field(default=15.0, gt=0, le=20.0)
+    llm_max_retries: int = Field(default=1, ge=0, le=2)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4o-mini"
+
+    checkpointer: Literal["sqlite", "memory"] = "sqlite"
+
     index_dir: Path = Path("")  # empty: var/index
     search_semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
 
-    @field_validator("admin_api_key", "google_api_key", mode="before")
+    @field_validator("admin_api_key", "google_api_key", "openai_api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

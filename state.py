@@ -1,14 +1,17 @@
 """Types shared by every layer: what a catalogue item looks like, search filters and hits.
 
 This module sits at the bottom of the import graph (`state` <- `data`/`vectorstore` <- `tools` <- ...), so it
-holds only plain types: no I/O, no heavy imports.
+holds only types: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, TypedDict, get_args, runtime_checkable
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
 
 
 @runtime_checkable
@@ -58,4 +61,63 @@ class SearchHit:
     keyword_score: float = 0.0
     semantic_score: float = 0.0
     matched_terms: tuple[str, ...] = ()
+    name_match: float = 0.0  # share of the query's terms in the product's name (what it is, not what it fits)
     matched_by: tuple[str, ...] = field(default=())  # subset of: sku, brand, keyword, semantic
+
+
+# --------------------------------------------------------------------------- the agent's graph state
+
+
+class ProductFact(TypedDict, total=False):
+    """A product as tools report it: the only source of prices and stock the agent may quote."""
+
+    id: int
+    sku: str
+    name: str
+    brand: str
+    category: str
+    subcategory: str
+    price: str  # exact decimal string, "959.00"
+    stock: int
+    description: str
+    reason: str  # why it was recommended or suggested
+
+
+class CartFact(TypedDict):
+    """One cart line as tools report it, at today's price."""
+
+    product_id: int
+    sku: str
+    name: str
+    unit_price: str
+    quantity: int
+    line_total: str
+
+
+Route = Literal["products", "prices", "recommendations", "inventory", "conversation", "orders", "orchestrator"]
+ROUTES: tuple[Route, ...] = get_args(Route)
+
+
+def _keep_last_list(old: list[ProductFact] | None, new: list[ProductFact] | None) -> list[ProductFact]:
+    """Products in play: a turn that shows products replaces the list; a turn that shows none keeps it."""
+    return list(new) if new else list(old or [])
+
+
+class InputState(TypedDict):
+    """What a caller sends: only messages (the rest is the conversation's memory)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class AgentState(InputState, total=False):
+    """The whole conversation state kept by the checkpointer, per thread."""
+
+    routes: list[Route]  # the route(s) chosen for this turn
+    products: Annotated[list[ProductFact], _keep_last_list]  # last products shown: "el segundo", "ese"
+    focus: ProductFact | None  # the product the conversation is about right now
+    cart: list[CartFact]
+    facts: list[ProductFact]  # everything tools reported this turn (checks the LLM's figures)
+    cache: Literal["hit", "miss", "skip"]
+    cache_key: tuple[str, str]  # (standalone question, entity signature) of this turn
+    query: str  # what the answering subgraph looked up (empty: do not cache)
+    reply: str  # the text that goes out this turn

@@ -237,7 +237,6 @@ class CartLine(SQLModel, table=True):
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-
 class OrderBase(SQLModel):
     customer_id: int | None = Field(default=None, foreign_key="customer.id")
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")

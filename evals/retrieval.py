@@ -120,8 +120,8 @@ async def evaluate(provider: str = "use", modes: tuple[str, ...] = MODES) -> dic
             await service.close()
 
 
-async def tune(provider: str = "use") -> list[tuple[float, float, float, float]]:
-    """Grid over fusion weights, scored on train+val only: (MRR, R@5, semantic weight, trigram weight)."""
+async def tune(provider: str = "use") -> list[tuple[float, ...]]:
+    """Grid over fusion weights, scored on train+val only: (MRR, R@5, semantic, trigram, name weights)."""
     _, queries = load_esci()
     tuning = [q for q in queries if q["source_split"] in ("train", "val")]
     rows = []
@@ -129,11 +129,12 @@ async def tune(provider: str = "use") -> list[tuple[float, float, float, float]]
         service = await build_service(Path(tmp), provider)
         try:
             base = service.index.weights
-            for semantic, trigram in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (0.0, 0.2, 0.35, 0.5)):
-                service.index.weights = replace(base, semantic=semantic, trigram=trigram)
+            grid = itertools.product((0.4, 0.5, 0.6), (0.2, 0.35, 0.5), (0.0, 0.1, 0.2, 0.3))
+            for semantic, trigram, name in grid:
+                service.index.weights = replace(base, semantic=semantic, trigram=trigram, name=name)
                 ranks = await rank_all(service, tuning, "hybrid")
                 m = metrics([r for s in SPLITS for r in ranks[s]])
-                rows.append((m.mrr, m.r5, semantic, trigram))
+                rows.append((m.mrr, m.r5, semantic, trigram, name))
         finally:
             await service.close()
     return sorted(rows, reverse=True)
@@ -143,7 +144,7 @@ def run(provider: str, out_dir: Path | None, do_tune: bool) -> int:
     """Print (and save) the evaluation; exit code 1 when the quality target is missed."""
     started = time.perf_counter()
     if do_tune:
-        print("MRR (train+val) | R@5 | peso semántico | peso trigramas")
+        print("MRR (train+val) | R@5 | peso semántico | peso trigramas | peso nombre")
         for row in asyncio.run(tune(provider))[:10]:
             print(" | ".join(f"{x:.3f}" for x in row))
         return 0

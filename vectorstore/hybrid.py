@@ -9,6 +9,7 @@ stock) narrow the candidates before scoring, so they never drop good matches fro
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class HybridWeights:
 
     semantic: float = 0.5  # share of the dense score in the fused score
     trigram: float = 0.35  # share of the character-trigram BM25 inside the keyword score
+    name: float = 0.2  # bonus for the share of the query's terms found in the product's name
+    full_name: float = 0.2  # extra bonus when the name holds every term (the exact model and version asked for)
     k1: float = 0.9
     b: float = 0.4
 
@@ -56,6 +59,14 @@ def keyword_text(item: CatalogueItem) -> str:
     return " ".join(
         [item.name, item.name, item.brand, item.category, item.subcategory, values, item.description, item.sku]
     )
+
+
+_COMPATIBILITY = re.compile(r"\s(?:para|compatible con|compatibles con|for)\s", re.IGNORECASE)
+
+
+def name_head(name: str) -> str:
+    """The part of a name that says what the product is: "Funda ... para iPhone 15" is a case, not an iPhone."""
+    return _COMPATIBILITY.split(name, maxsplit=1)[0]
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:
@@ -85,6 +96,7 @@ class _Snapshot:
     names: dict[str, int]  # folded name -> code (0 = none)
     word_index: BM25Index
     trigram_index: BM25Index
+    name_index: BM25Index
     dense: np.ndarray  # rows aligned with `items`
     sku_rows: dict[str, int]
     categories: dict[str, str]  # folded category or subcategory -> name as written
@@ -106,7 +118,7 @@ class CatalogueIndex:
         self.items: dict[int, CatalogueItem] = {}
         self.revision = 0
         self._snapshot: _Snapshot | None = None
-        self._tokens: dict[int, tuple[str, list[str], list[str]]] = {}  # id -> (hash, stems, trigrams)
+        self._tokens: dict[int, tuple[str, list[str], list[str], list[str]]] = {}  # id -> (hash, stems, 3-grams, name)
         self._lock = threading.RLock()
 
     @property
@@ -182,16 +194,17 @@ class CatalogueIndex:
     def _build(self, current: dict[int, CatalogueItem]) -> _Snapshot:
         items = sorted(current.values(), key=lambda i: i.id)
         ids = np.fromiter((i.id for i in items), dtype=np.int64, count=len(items))
-        word_docs, tri_docs = [], []
+        word_docs, tri_docs, name_docs = [], [], []
         for item in items:
             text = keyword_text(item)
             digest = text_hash(text)
             cached = self._tokens.get(item.id)
             if cached is None or cached[0] != digest:
-                cached = (digest, stems(text), char_ngrams(text))
+                cached = (digest, stems(text), char_ngrams(text), stems(name_head(item.name)))
                 self._tokens[item.id] = cached
             word_docs.append(cached[1])
             tri_docs.append(cached[2])
+            name_docs.append(cached[3])
         for gone in set(self._tokens) - set(current):
             del self._tokens[gone]
 
@@ -232,6 +245,7 @@ class CatalogueIndex:
             names=names,
             word_index=BM25Index(word_docs, k1=w.k1, b=w.b),
             trigram_index=BM25Index(tri_docs, k1=w.k1, b=w.b),
+            name_index=BM25Index(name_docs, k1=w.k1, b=w.b),
             dense=dense,
             sku_rows={i.sku.upper(): row for row, i in enumerate(items)},
             categories={fold(name): name for i in items for name in (i.category, i.subcategory) if name},
@@ -313,8 +327,10 @@ class CatalogueIndex:
         semantic = np.zeros(rows.size, dtype=np.float32)
         if mode in ("hybrid", "semantic") and snap.dense.shape[0]:
             semantic = restrict(snap.dense @ query.vector)
+        coverage = restrict(snap.name_index.coverage(query.stems))
         if mode == "hybrid":
             fused = w.semantic * _minmax(semantic) + (1 - w.semantic) * keyword
+            fused = fused + w.name * coverage + w.full_name * (coverage >= 0.999)
         elif mode == "keyword":
             fused = keyword.copy()
         else:
@@ -367,9 +383,55 @@ class CatalogueIndex:
                     semantic_score=round(float(semantic[k]), 6),
                     matched_terms=tuple(dict.fromkeys(stem_to_word[s] for s in matched_stems)),
                     matched_by=tuple(matched_by),
+                    name_match=round(float(coverage[k]), 4),
                 )
             )
         return hits
+
+    def row_of(self, product_id: int) -> int | None:
+        """The snapshot row of an active product."""
+        snap = self.snapshot()
+        k = int(np.searchsorted(snap.ids, product_id))
+        return k if k < snap.ids.size and snap.ids[k] == product_id else None
+
+    def neighbours(self, product_id: int, k: int = 10, *, filters: SearchFilters | None = None) -> list[SearchHit]:
+        """Products whose vectors are closest to this product's own (for "similar products")."""
+        snap = self.snapshot()
+        row = self.row_of(product_id)
+        if row is None:
+            return []
+        mask = self._mask(snap, filters or SearchFilters())
+        scores = snap.dense @ snap.dense[row]
+        scores[row] = -np.inf
+        if mask is not None:
+            scores[~mask] = -np.inf
+        top = min(k, int(np.isfinite(scores).sum()))
+        if top <= 0:
+            return []
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.lexsort((snap.ids[best], -scores[best]))]
+        return [
+            SearchHit(
+                item=snap.items[r],
+                score=round(float(scores[r]), 6),
+                semantic_score=round(float(scores[r]), 6),
+                matched_by=("semantic",),
+            )
+            for r in best
+        ]
+
+    def by_sku(self, sku: str) -> CatalogueItem | None:
+        snap = self.snapshot()
+        row = snap.sku_rows.get(sku.strip().upper())
+        return None if row is None else snap.items[row]
+
+    def in_subcategories(self, names: Iterable[str]) -> list[CatalogueItem]:
+        """Active items whose subcategory (folded) is one of `names`."""
+        snap = self.snapshot()
+        codes = [snap.names[n] for n in names if n in snap.names]
+        if not codes:
+            return []
+        return [snap.items[r] for r in np.flatnonzero(np.isin(snap.subcategory, codes))]
 
     def similar(self, query: Query, k: int = 10) -> list[SearchHit]:
         """Pure vector search (the `semantic-search` endpoint): exact cosine over the snapshot's FAISS vectors."""

@@ -50,6 +50,15 @@ class BM25Index:
         sub = self.matrix[:, columns]
         return np.asarray(sub @ self.idf[columns], dtype=np.float32).ravel()
 
+    def coverage(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """Share of the query's distinct terms each document contains (0..1)."""
+        terms = set(query_tokens)
+        columns = sorted({self.vocabulary[t] for t in terms if t in self.vocabulary})
+        if not columns or self.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        present = (self.matrix[:, columns] > 0).sum(axis=1)
+        return (np.asarray(present, dtype=np.float32).ravel() / len(terms)).astype(np.float32)
+
     def matched(self, query_tokens: Sequence[str], row: int) -> list[str]:
         """Which of the query's terms occur in document `row` (for "what matched" in results)."""
         found = []

@@ -1,0 +1,218 @@
+"""The grounded Spanish reply composer: replies built only from tool facts, worded with some variety.
+
+With no LLM this is the voice of the shop; with an LLM it is the fallback whenever the model's text quotes a
+price or a stock figure that the tools did not report. `figures_match` is that check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+
+from agent.language import euros, join, pick, stock_phrase, units
+from state import CartFact, ProductFact
+
+MAX_LISTED = 5
+
+
+def _line(i: int, p: ProductFact, *, reason: bool = False) -> str:
+    brand = f" ({p['brand']})" if p.get("brand") and p["brand"].lower() not in p["name"].lower() else ""
+    why = f" — {p['reason']}" if reason and p.get("reason") else ""
+    return f"{i}. {p['name']}{brand}: {euros(p['price'])}, {stock_phrase(p['stock'])}{why}"
+
+
+def product_list(query: str, found: Sequence[ProductFact], *, seed: str, filters: str = "") -> str:
+    if not found:
+        return pick(
+            [
+                f"No he encontrado nada para «{query}»{filters}. ¿Lo busco de otra forma o te enseño algo parecido?",
+                f"Ahora mismo no tengo nada que encaje con «{query}»{filters}. ¿Quieres probar con otras palabras?",
+            ],
+            seed,
+        )
+    intro = pick(
+        [
+            f"Esto es lo que tengo para «{query}»{filters}:",
+            f"He encontrado {len(found)} opciones para «{query}»{filters}:",
+            f"Mira, para «{query}»{filters} tenemos:",
+        ],
+        seed,
+    )
+    lines = [_line(i, p) for i, p in enumerate(found[:MAX_LISTED], 1)]
+    outro = pick(
+        [
+            "Dime el número del que te interese y te cuento más, o lo añado al carrito.",
+            "¿Te cuento más de alguno? Puedes decirme «el segundo», por ejemplo.",
+            "Si quieres detalles o añadir alguno al carrito, dime cuál.",
+        ],
+        seed + "o",
+    )
+    return "\n".join([intro, *lines, outro])
+
+
+def details(p: ProductFact, *, seed: str) -> str:
+    text = f"{p['name']}" + (
+        f" de {p['brand']}" if p.get("brand") and p["brand"].lower() not in p["name"].lower() else ""
+    )
+    body = f" {p['description']}" if p.get("description") else ""
+    return (
+        f"{text}: {euros(p['price'])}, {stock_phrase(p['stock'])}.{body} "
+        + pick(["¿Te lo añado al carrito?", "¿Quieres que te recomiende algo que combine con él?"], seed)
+    ).strip()
+
+
+def price_single(p: ProductFact, *, seed: str) -> str:
+    return pick(
+        [
+            f"{p['name']} cuesta {euros(p['price'])} ({stock_phrase(p['stock'])}).",
+            f"El precio de {p['name']} es {euros(p['price'])}; {stock_phrase(p['stock'])}.",
+            f"{p['name']}: {euros(p['price'])}. Ahora mismo está {stock_phrase(p['stock'])}."
+            if p["stock"] > 0
+            else f"{p['name']}: {euros(p['price'])}, aunque está {stock_phrase(p['stock'])}.",
+        ],
+        seed,
+    )
+
+
+def price_variants(found: Sequence[ProductFact], *, seed: str) -> str:
+    intro = pick(["Hay varias versiones:", "Lo tenemos en varias versiones:", "Según la versión:"], seed)
+    lines = [f"{i}. {p['name']}: {euros(p['price'])}, {stock_phrase(p['stock'])}" for i, p in enumerate(found, 1)]
+    return "\n".join([intro, *lines, "¿Cuál te interesa? Puedes decirme «el segundo», por ejemplo."])
+
+
+def price_compare(found: Sequence[ProductFact], *, seed: str) -> str:
+    ordered = sorted(found, key=lambda p: Decimal(p["price"]))
+    lines = [f"{i}. {p['name']}: {euros(p['price'])}" for i, p in enumerate(ordered, 1)]
+    cheapest, dearest = ordered[0], ordered[-1]
+    diff = Decimal(dearest["price"]) - Decimal(cheapest["price"])
+    close = f"La diferencia entre el más barato y el más caro es de {euros(diff)}." if len(ordered) > 1 else ""
+    intro = pick(["Comparando precios, de más barato a más caro:", "Te los ordeno por precio:"], seed)
+    return "\n".join([intro, *lines, close]).strip()
+
+
+def price_extreme(found: Sequence[ProductFact], *, cheapest: bool, query: str, budget: str, seed: str) -> str:
+    if not found:
+        return f"No encuentro nada de «{query}»{budget} que esté disponible. ¿Subimos un poco el presupuesto?"
+    best = found[0]
+    what, option = ("más barato", "más económica") if cheapest else ("más caro", "más cara")
+    head = pick(
+        [
+            f"Lo {what} de «{query}»{budget} es {best['name']}: {euros(best['price'])} ({stock_phrase(best['stock'])}).",
+            f"Para «{query}»{budget}, la opción {option} es {best['name']}, a {euros(best['price'])}.",
+        ],
+        seed,
+    )
+    others = [f"{p['name']} ({euros(p['price'])})" for p in found[1:3]]
+    tail = f" Le siguen {join(others)}." if others else ""
+    return head + tail
+
+
+def stock_single(p: ProductFact, alternatives: Sequence[ProductFact], *, seed: str) -> str:
+    if p["stock"] > 0:
+        return pick(
+            [
+                f"Sí, {p['name']} está {stock_phrase(p['stock'])}. Cuesta {euros(p['price'])}.",
+                f"¡Hay! De {p['name']} {('quedan ' + units(p['stock'])) if p['stock'] > 1 else 'queda 1 unidad'}"
+                f" ({euros(p['price'])}).",
+            ],
+            seed,
+        )
+    text = f"Lo siento, {p['name']} está agotado ahora mismo."
+    if alternatives:
+        alts = [f"{a['name']} a {euros(a['price'])} ({stock_phrase(a['stock'])})" for a in alternatives]
+        text += f" Como alternativa tengo {join(alts, 'o')}."
+    return text
+
+
+def stock_variants(found: Sequence[ProductFact], *, seed: str) -> str:
+    available = [p for p in found if p["stock"] > 0]
+    intro = (
+        pick(["Según la versión:", "Así está cada versión:"], seed)
+        if available
+        else "Lo siento, ahora mismo no queda ninguna versión:"
+    )
+    lines = [f"{i}. {p['name']}: {stock_phrase(p['stock'])} ({euros(p['price'])})" for i, p in enumerate(found, 1)]
+    return "\n".join([intro, *lines])
+
+
+def recommendations(anchor: ProductFact | None, recs: Sequence[ProductFact], *, kind: str, seed: str) -> str:
+    if not recs:
+        return "Ahora mismo no tengo una buena recomendación para eso. ¿Me das algún detalle más (uso, presupuesto)?"
+    if anchor is None:
+        intro = pick(["Te recomendaría:", "Estas son mis sugerencias:", "Yo miraría estos:"], seed)
+    elif kind == "complement":
+        intro = pick([f"Para acompañar {anchor['name']} te sugiero:", f"Con {anchor['name']} combina bien:"], seed)
+    else:
+        intro = pick([f"Parecidos a {anchor['name']}:", f"Si te gusta {anchor['name']}, mira estos:"], seed)
+    lines = [_line(i, p, reason=True) for i, p in enumerate(recs[:MAX_LISTED], 1)]
+    return "\n".join([intro, *lines])
+
+
+def low_stock(found: Sequence[ProductFact], restock: dict[int, tuple[int, int]]) -> str:
+    if not found:
+        return "No hay productos con poco stock ahora mismo."
+    lines = []
+    for p in found:
+        sold, suggest = restock.get(p["id"], (0, 0))
+        lines.append(f"- {p['name']} ({p['sku']}): {units(p['stock'])}; vendidas {sold} en 30 días; "
+                     f"reponer {units(suggest)}")  # fmt: skip
+    return "\n".join([f"Productos con poco stock ({len(found)}):", *lines])
+
+
+def cart(lines: Sequence[CartFact], total: Decimal | str) -> str:
+    if not lines:
+        return "Tu carrito está vacío. ¿Te ayudo a encontrar algo?"
+    rows = [f"- {c['quantity']} × {c['name']}: {euros(c['line_total'])}" for c in lines]
+    return "\n".join(["Tu carrito:", *rows, f"Total: {euros(total)}"])
+
+
+def added(p: ProductFact, quantity: int, total: Decimal | str, *, seed: str) -> str:
+    return pick(
+        [
+            f"Hecho: {units(quantity) if quantity > 1 else '1 unidad'} de {p['name']} en el carrito. Total: {euros(total)}.",
+            f"Añadido {p['name']} (×{quantity}). Tu carrito suma {euros(total)}. ¿Confirmamos el pedido o sigues mirando?",
+        ],
+        seed,
+    )
+
+
+def removed(p: ProductFact, total: Decimal | str) -> str:
+    return f"He quitado {p['name']} del carrito. Ahora suma {euros(total)}."
+
+
+def confirm_question(lines: Sequence[CartFact], total: Decimal | str) -> str:
+    return cart(lines, total) + "\n¿Confirmo el pedido? Responde «sí» para confirmarlo o «no» para seguir comprando."
+
+
+def order_placed(order_id: int, total: Decimal | str, n_units: int) -> str:
+    return (f"¡Pedido confirmado! Número de pedido {order_id}: {units(n_units)}, total {euros(total)}. "
+            "Gracias por tu compra.")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- checking an LLM's figures
+
+_MONEY = re.compile(r"(\d{1,3}(?:[.\s]\d{3})*(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s*(?:€|euros?\b|eur\b)", re.I)
+_MONEY_BEFORE = re.compile(r"(?:€|eur)\s*(\d{1,3}(?:[.,]\d{3})*(?:[.,]\d{1,2})?)", re.I)
+_UNITS = re.compile(r"(\d+)\s*(?:unidades|unidad|uds\.?|existencias|en stock)", re.I)
+
+
+def _decimal(raw: str) -> Decimal | None:
+    raw = raw.replace(" ", "")
+    if "," in raw:
+        raw = raw.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"\d{1,3}(\.\d{3})+", raw):
+        raw = raw.replace(".", "")
+    try:
+        return Decimal(raw)
+    except ArithmeticError:
+        return None
+
+
+def figures_match(text: str, allowed_money: set[Decimal], allowed_counts: set[int]) -> bool:
+    """Every amount of money and every unit count in `text` must be one the tools reported."""
+    for raw in [*_MONEY.findall(text), *_MONEY_BEFORE.findall(text)]:
+        value = _decimal(raw)
+        if value is None or value.quantize(Decimal("0.01")) not in allowed_money:
+            return False
+    return all(int(raw) in allowed_counts for raw in _UNITS.findall(text))

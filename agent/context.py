@@ -1,0 +1,75 @@
+"""The run-time context every node gets: the shop, the router, the optional LLM and the semantic cache.
+
+Passed as LangGraph's runtime `context`, so nothing heavy lives in the checkpointed state or in the config.
+`default_context()` builds one from the settings for callers that bring none (LangGraph Studio, scripts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from agent.router import Router
+from settings import Settings, get_settings
+from tools.catalog import CatalogService
+from tools.shop import Shop
+from vectorstore.cache import SemanticCache
+
+
+@dataclass
+class AgentContext:
+    """Dependencies of one process, shared by all conversations."""
+
+    shop: Shop
+    router: Router
+    cache: SemanticCache
+    llm: BaseChatModel | None = None
+    llm_timeout: float = 15.0
+    tools: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, catalog: CatalogService, settings: Settings, llm: BaseChatModel | None = None) -> AgentContext:
+        shop = Shop(catalog)
+        return cls(
+            shop=shop,
+            router=Router(catalog.embedder, llm),
+            cache=SemanticCache(catalog.embedder),
+            llm=llm,
+            llm_timeout=settings.llm_timeout,
+            tools=shop.langchain_tools(),
+        )
+
+
+@lru_cache(maxsize=1)
+def default_context() -> AgentContext:
+    """A context from the environment's settings (for LangGraph Studio and one-off scripts)."""
+    from agent.llm import build_llm
+
+    settings = get_settings()
+    return AgentContext.build(CatalogService(settings), settings, build_llm(settings))
+
+
+def last_user_text(messages: list[AnyMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage) or getattr(message, "type", "") == "human":
+            content = message.content
+            if isinstance(content, str):
+                return content
+            return " ".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
+    return ""
+
+
+def is_admin(config: RunnableConfig | None) -> bool:
+    """Admin-only answers (low-stock report, restock) need the role set by the server from X-API-Key."""
+    return ((config or {}).get("configurable") or {}).get("role") == "admin"
+
+
+def turn_seed(config: RunnableConfig | None, text: str) -> str:
+    """Seed for varied wording: stable for one thread and message, different across them."""
+    thread = ((config or {}).get("configurable") or {}).get("thread_id", "")
+    return f"{thread}|{text}"

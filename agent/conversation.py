@@ -1,0 +1,119 @@
+"""Conversation subgraph: greetings, thanks, help, references to earlier turns, polite out-of-scope redirects.
+
+"What can you do" gets the shop's capabilities; questions the shop cannot answer get a friendly way back to it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent.context import AgentContext, turn_seed
+from agent.language import pick
+from agent.respond import respond
+from agent.turn import TurnOutput, TurnState, context_of, turn_text
+from vectorstore.text import fold
+
+Kind = Literal["greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "out_of_scope"]
+
+PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
+    ("history", re.compile(r"\bque te (?:habia |he )?(?:preguntado|dicho|pedido|pregunte)\b|\bde que (?:hablabamos|estabamos)"
+                           r"|\brepite\b|\blo (?:de antes|anterior)\b|\bque me (?:dijiste|has dicho|recomendaste)\b")),
+    ("help", re.compile(r"\bayuda\b|\bque (?:puedes|sabes|podes) hacer\b|\bcomo funciona|\bque haces\b|\b/(?:start|ayuda|help)\b"
+                        r"|\bpara que sirves\b|\bopciones\b")),
+    ("identity", re.compile(r"\bquien eres\b|\bcomo te llamas\b|\beres (?:un )?(?:bot|robot|humano|persona|ia)\b")),
+    ("thanks", re.compile(r"\bgracias\b|\bmuy amable\b|\bte lo agradezco\b")),
+    ("ack", re.compile(r"^(?:si|no|vale|ok|okey|bien|entendido|claro|perfecto|genial|estupendo|de acuerdo|nada|"
+                       r"nada mas|eso es todo|ya esta)$")),
+    ("goodbye", re.compile(r"\badios\b|\bhasta (?:luego|pronto|manana|otra)\b|\bchao\b|\bnos vemos\b|\bbuenas noches\b")),
+    ("greeting", re.compile(r"^(?:hola|buenas|buenos dias|buenas tardes|hey|hi|saludos|que tal|holi|buen dia)\b")),
+]  # fmt: skip
+
+CAPABILITIES = ("buscar productos, darte precios y existencias exactos, compararlos, recomendarte lo que mejor te "
+                "encaje y preparar tu pedido")  # fmt: skip
+
+
+class ConversationState(TurnState, TurnOutput, total=False):
+    kind: Kind
+
+
+def classify(text: str) -> Kind:
+    folded = " ".join(re.sub(r"[¿?¡!.,]", " ", fold(text)).split())
+    for kind, pattern in PATTERNS:
+        if pattern.search(folded):
+            return kind
+    return "out_of_scope"
+
+
+async def understand(state: ConversationState) -> dict[str, Any]:
+    return {"kind": classify(turn_text(state))}
+
+
+def _history(state: ConversationState) -> str:
+    messages = state.get("messages", [])
+    questions = [m.content for m in messages[:-1] if isinstance(m, HumanMessage) and isinstance(m.content, str)]
+    answers = [m.content for m in messages[:-1] if isinstance(m, AIMessage) and isinstance(m.content, str)]
+    if not questions:
+        return "Todavía no me habías preguntado nada en esta conversación. ¿En qué te ayudo?"
+    text = f"Me preguntaste: «{questions[-1]}»."
+    if answers:
+        text += f" Te respondí:\n{answers[-1]}"
+    products = state.get("products") or []
+    if products:
+        text += f"\n(Seguimos con {len(products)} producto{'s' if len(products) > 1 else ''} a mano: "
+        text += "puedes decirme «el primero», «el segundo»...)"
+    return text
+
+
+async def reply(state: ConversationState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+    context = context_of(runtime)
+    text = turn_text(state)
+    seed = turn_seed(config, text)
+    kind = state.get("kind", "out_of_scope")
+    match kind:
+        case "greeting":
+            draft = pick(
+                [f"¡Hola! Soy el asistente de la tienda. Puedo {CAPABILITIES}. ¿Qué estás buscando?",
+                 f"¡Buenas! Te ayudo a {CAPABILITIES}. ¿Qué necesitas?"], seed)  # fmt: skip
+        case "thanks":
+            draft = pick(["¡A ti! ¿Te ayudo con algo más?", "¡De nada! Aquí estoy si necesitas algo más."], seed)
+        case "ack":
+            draft = pick(["De acuerdo. ¿Te ayudo con algo más?", "Perfecto. Si necesitas algo más, aquí estoy."], seed)
+        case "goodbye":
+            draft = pick(["¡Hasta pronto! Tu carrito queda guardado.", "¡Adiós! Vuelve cuando quieras."], seed)
+        case "help":
+            draft = (f"Puedo {CAPABILITIES}. Prueba con «busco zapatillas de running», «¿cuánto cuesta el iPhone 15?», "
+                     "«¿queda stock del Galaxy S24?», «recomiéndame algo parecido» o «añade el segundo al carrito».")  # fmt: skip
+        case "identity":
+            draft = f"Soy el asistente virtual de ventas de la tienda: puedo {CAPABILITIES}."
+        case "history":
+            draft = _history(state)
+        case _:
+            draft = pick(
+                [f"Eso se me escapa: solo sé de la tienda. Puedo {CAPABILITIES}. ¿Buscas algo en concreto?",
+                 "No puedo ayudarte con eso, lo siento; lo mío es la tienda. ¿Te enseño algún producto o te doy "
+                 "un precio?"], seed)  # fmt: skip
+    out = (
+        await respond(context, config, state.get("messages", []), draft=draft, facts=[])
+        if kind not in ("history",)
+        else draft
+    )
+    return {"reply": out, "facts": [], "query": f"conversacion {kind}"}
+
+
+def build() -> Any:
+    graph = StateGraph(ConversationState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
+    graph.add_node("understand", understand)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "understand")
+    graph.add_edge("understand", "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(name="conversation")
+
+
+conversation_graph = build()

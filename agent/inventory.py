@@ -1,0 +1,123 @@
+"""Inventory subgraph: stock and availability, alternatives when sold out, and the owner's low-stock report."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent import composer
+from agent.context import AgentContext, is_admin, turn_seed
+from agent.planner import Plan
+from agent.products import describe_filters
+from agent.respond import respond
+from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from state import ProductFact
+from tools.shop import ToolError, fact, model_words
+
+ADMIN_QUESTION = re.compile(
+    r"\b(?:poco|bajo|escaso) stock\b|\bstock bajo\b|\breponer\b|\breposicion\b|\binventario\b|\bque (?:productos|articulos) "
+    r"(?:se )?(?:estan )?(?:agotando|acabando)\b|\bque (?:hay que|debo|tengo que) (?:reponer|pedir|comprar)\b"
+)
+
+Mode = Literal["single", "variants", "list", "report", "forbidden", "none"]
+
+
+class InventoryState(TurnState, TurnOutput, total=False):
+    plan: dict[str, Any]  # Plan.dump()
+    mode: Mode
+    found: list[ProductFact]
+    alternatives: list[ProductFact]
+    restock: dict[int, tuple[int, int]]
+
+
+async def understand(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
+
+
+async def look_up(state: InventoryState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+    context = context_of(runtime)
+    shop = context.shop
+    p = Plan.load(state["plan"])
+    if ADMIN_QUESTION.search(p.folded) and not p.references:
+        if not is_admin(config):
+            return {"mode": "forbidden", "found": []}
+        lines = await shop.restock()
+        return {
+            "mode": "report",
+            "found": [fact(line.item) for line in lines],
+            "restock": {line.item.id: (line.sold_last_30_days, line.suggested_units) for line in lines},
+        }
+    ref: Any = p.references[0]["id"] if p.references else None
+    if ref is None and not p.query:
+        return {"mode": "none", "found": []}
+    if ref is None:
+        # Never filter by stock here: "¿tenéis X en stock?" must be able to answer "no, agotado".
+        hits = await shop.search(
+            search_query(context, turn_text(state), p.query), category=p.category, max_price=p.max_price, limit=5
+        )
+        if not hits:
+            return {"mode": "list", "found": []}
+        top = hits[0]
+        versions = [h for h in hits if model_words(h.item) == model_words(top.item)]
+        if len(versions) > 1 and "sku" not in top.matched_by:
+            versions.sort(key=lambda h: (h.item.price, h.item.name))
+            return {"mode": "variants", "found": [fact(h.item) for h in versions]}
+        if len(hits) > 1 and top.score - hits[1].score < 0.15 and "sku" not in top.matched_by:
+            return {"mode": "list", "found": [fact(h.item) for h in hits]}
+        ref = top.item.id
+    try:
+        report = await shop.stock(ref)
+    except ToolError:
+        return {"mode": "none", "found": []}
+    return {"mode": "single", "found": [fact(report.item)], "alternatives": [fact(i) for i in report.alternatives]}
+
+
+async def reply(state: InventoryState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+    context = context_of(runtime)
+    p = Plan.load(state["plan"])
+    seed = turn_seed(config, p.text)
+    found = state.get("found", [])
+    alternatives = state.get("alternatives", [])
+    mode = state.get("mode", "none")
+    if mode == "forbidden":
+        draft = ("El informe de existencias es para el equipo de la tienda. Si buscas un producto concreto, dime cuál "
+                 "y te digo si está disponible.")  # fmt: skip
+    elif mode == "report":
+        draft = composer.low_stock(found, state.get("restock", {}))
+    elif mode == "none":
+        draft = "¿De qué producto quieres saber si hay stock?"
+    elif mode == "single":
+        draft = composer.stock_single(found[0], alternatives, seed=seed)
+    elif mode == "variants":
+        draft = composer.stock_variants(found, seed=seed)
+    else:
+        draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
+    facts: list[Any] = [*found, *alternatives]
+    text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
+    shown = found + alternatives if mode == "single" else found
+    return {
+        "reply": text,
+        "products": shown if mode != "report" else [],
+        "focus": found[0] if mode == "single" and found else state.get("focus"),
+        "facts": facts,
+        "query": f"stock {mode} {p.query}".strip(),
+    }
+
+
+def build() -> Any:
+    graph = StateGraph(InventoryState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
+    graph.add_node("understand", understand)
+    graph.add_node("look_up", look_up)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "understand")
+    graph.add_edge("understand", "look_up")
+    graph.add_edge("look_up", "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(name="inventory")
+
+
+inventory_graph = build()

@@ -1,0 +1,69 @@
+"""LLM factory: Gemini, OpenAI (or any OpenAI-compatible server), or `offline` (no model at all).
+
+Gemini with GOOGLE_API_KEY, OpenAI with OPENAI_API_KEY; otherwise the planner and the composer answer on their
+own. Timeouts and retries are always bounded: without network Gemini takes 34 s to fail at default retries, which
+would be a customer waiting for nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from settings import Settings
+
+PROVIDERS = ("gemini", "openai", "offline")
+
+
+class LLMConfigError(ValueError):
+    """The LLM settings name a provider that cannot be built here."""
+
+
+def resolve_provider(settings: Settings) -> str:
+    provider = settings.llm_provider
+    if provider == "auto":
+        if settings.google_api_key:
+            return "gemini"
+        if settings.openai_api_key:
+            return "openai"
+        return "offline"
+    return provider
+
+
+def build_llm(settings: Settings) -> BaseChatModel | None:
+    """The chat model for the configured provider, or None for `offline`."""
+    provider = resolve_provider(settings)
+    match provider:
+        case "offline":
+            return None
+        case "gemini":
+            if settings.google_api_key is None:
+                raise LLMConfigError("LLM_PROVIDER=gemini needs GOOGLE_API_KEY")
+            from langchain_google_genai import ChatGoogleGenerativeAI
+
+            kwargs: dict[str, Any] = {
+                "model": settings.default_model,
+                "google_api_key": settings.google_api_key,
+                "temperature": settings.temperature,
+                "timeout": settings.llm_timeout,
+                "max_retries": settings.llm_max_retries,
+            }
+            return ChatGoogleGenerativeAI(**kwargs)
+        case "openai":
+            if settings.openai_api_key is None and not settings.openai_base_url:
+                raise LLMConfigError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
+            from langchain_openai import ChatOpenAI
+
+            kwargs = {
+                "model": settings.openai_model,
+                "api_key": settings.openai_api_key or "not-needed-for-local-servers",
+                "temperature": settings.temperature,
+                "timeout": settings.llm_timeout,
+                "max_retries": settings.llm_max_retries,
+            }
+            if settings.openai_base_url:
+                kwargs["base_url"] = settings.openai_base_url
+            return ChatOpenAI(**kwargs)
+        case _:
+            raise LLMConfigError(f"Unknown LLM_PROVIDER {provider!r}; valid choices: auto, {', '.join(PROVIDERS)}")

@@ -1,0 +1,225 @@
+"""The offline planner: what a Spanish message asks for, read without an LLM.
+
+It resolves references to earlier answers ("el segundo", "ese en negro", "¿y el más barato?"), and pulls out the
+arguments tools need: the product words, quantity, budget, category, in-stock wish, cheapest/dearest. Everything
+works on folded text (no accents, lower case), so "cuanto questa el ifone" and "¿Cuánto cuesta el iPhone?" read
+alike where it matters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from agent.language import NUMBER_WORDS, ORDINALS
+from state import ProductFact
+from vectorstore.text import fold
+
+# Phrases that say what the customer wants done, not what product: removed before searching.
+FILLER = [
+    r"cuanto (?:me )?(?:cuesta|cuestan|vale|valen|sale|salen|es|son)", r"que precio tiene(?:n)?", r"precio(?:s)? de",
+    r"(?:el |la )?precio", r"me (?:pasas|pasas|dices|das|podrias decir|puedes decir) (?:el precio de )?",
+    r"(?:hay|teneis|tienen|tienes|tenes|tendreis|tendrian|venden|vendeis|vendes) (?:stock de |existencias de )?",
+    r"quedan?(?: unidades de)?", r"esta(?:n)? disponibles?", r"disponibilidad de", r"en stock", r"stock de", r"stock",
+    r"existencias de", r"existencias", r"unidades de", r"busco", r"estoy buscando", r"buscaba", r"quiero ver",
+    r"quisiera ver", r"quiero", r"quisiera", r"necesito", r"me gustaria", r"muestrame", r"ensename", r"enseñame",
+    r"dime", r"me recomiendas", r"que me recomiendas", r"recomiendame", r"me aconsejas", r"aconsejame",
+    r"recomendacion(?:es)?", r"algo (?:parecido|similar) (?:a|al)", r"parecido(?:s)? (?:a|al)", r"similar(?:es)? (?:a|al)",
+    r"alternativa(?:s)? (?:a|al)", r"que va bien con", r"que combina con", r"accesorios? (?:para|de)", r"complementos? (?:para|de)",
+    r"compara(?:r)?", r"comparame", r"diferencia entre", r"caracteristicas de(?:l)?", r"ficha de(?:l)?", r"detalles de(?:l)?",
+    r"informacion (?:de|sobre)", r"mas barat[oa]s?", r"mas econom?ic[oa]s?", r"mas car[oa]s?", r"por favor", r"porfa",
+    r"gracias", r"hola", r"buenas", r"oye", r"una pregunta", r"me interesa", r"me interesan", r"interesado en",
+    r"(?:al|del|en el|el|mi) (?:carrito|cesta)", r"carrito", r"cesta", r"(?:anad|agreg|met|pon|quit|elimin|sac|borr)\w*",
+    r"comprar(?:lo|la|los|las)?", r"compra", r"me (?:lo|la|los|las) (?:llevo|quedo)", r"lo quiero", r"la quiero",
+    r"(?:hacer|realizar|confirmar|tramitar|finalizar) (?:el |mi )?pedido", r"pedido",
+]  # fmt: skip
+_FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLER) + r")\b")
+_STOP = {
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "al", "a", "que", "y", "o", "me", "te", "se",
+    "por", "para", "con", "en", "es", "son", "lo", "le", "les", "mi", "tu", "su", "algo", "alguno", "alguna", "cual",
+    "cuales", "como", "donde", "cuando", "si", "no", "ya", "tambien", "ademas", "pero", "mas", "muy", "tan", "hay",
+    "vosotros", "ustedes", "usted", "favor", "ese", "esa", "este", "esta", "eso", "esto", "aqui", "ahi", "ahora",
+    "tienda", "teneis", "tienen", "tienes", "x", "euros", "euro", "eur", "e", "primero", "primera", "primer",
+    "segundo", "segunda", "tercero", "tercera", "tercer", "cuarto", "cuarta", "quinto", "quinta", "ultimo", "ultima",
+    "otro", "otra", "uno", "mismo", "misma",
+}  # fmt: skip
+
+_BUDGET_PATTERNS = [
+    (re.compile(r"entre (\d+(?:[.,]\d{1,2})?) y (\d+(?:[.,]\d{1,2})?)"), "range"),
+    (re.compile(r"(?:menos de|por debajo de|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|que no pase de)"
+                r" (\d+(?:[.,]\d{1,2})?)"), "max"),
+    (re.compile(r"(?:mas de|por encima de|minimo|desde|superior a|a partir de) (\d+(?:[.,]\d{1,2})?)"), "min"),
+]  # fmt: skip
+_CURRENCY = r"\s*(?:€|euros?|eur|pavos|lucas)?"
+
+_REFERENCE_WORDS = re.compile(
+    r"\b(?:el|la|lo) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|quint[oa]|ultim[oa]|1o|2o|3o)\b"
+    r"|\b(?:ese|esa|este|esta|eso|esto|esos|esas|estos|estas|el mismo|la misma|aquel|aquella|ambos|los dos|las dos)\b"
+    r"|\bnumero \d\b|\bel \d\b|^y (?:en|el|la|de|con|si)\b|^(?:y )?(?:el|la) (?:mas barat|mas car|de \d)"
+)
+_ORDINAL = re.compile(
+    r"\b(?:el|la|lo|del|al)? ?(primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|quint[oa]|ultim[oa]|[1-5][oa]?)\b"
+    r"(?! (?:euros?|€|gb|kg|cm|unidades))"
+)
+_COUNT = r"(\d{1,2}|una|un|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)"
+_QUANTITY = re.compile(
+    # "añade dos fundas", "quiero 3", "ponme una": the number right after the verb ...
+    r"\b(?:anad\w*|agreg\w*|met\w*|pon\w*|quiero|quisiera|compr\w*|dame|quit\w*|sac\w*|elimin\w*|llevo|pido)"
+    r"(?: tambien| me| otras?| otros?)? " + _COUNT + r"\b(?! ?(?:gb|tb|kg|cm|mm|ml|l|pulgadas|euros?|€))"
+    # ... or before "unidades": "3 unidades del iphone"
+    r"|\b" + _COUNT + r" (?:unidades|unidad|uds)\b"
+)
+COLOURS = ("negro", "negra", "blanco", "blanca", "azul", "rojo", "roja", "verde", "gris", "plata", "rosa", "amarillo",
+           "morado", "beige", "marron", "dorado", "medianoche")  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """What one message asks, in tool-argument form."""
+
+    text: str
+    folded: str
+    query: str  # product words left after removing intent phrases
+    references: list[ProductFact] = field(default_factory=list)  # products named by reference
+    is_reference: bool = False  # the message leans on earlier answers
+    variant_words: list[str] = field(default_factory=list)  # "en negro", "de 256 gb"
+    quantity: int = 1
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    cheapest: bool = False
+    dearest: bool = False
+    in_stock: bool = False
+    category: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        """Plain JSON-able form for graph state (checkpoints hold only standard types)."""
+        out = asdict(self)
+        for key in ("min_price", "max_price"):
+            out[key] = None if out[key] is None else str(out[key])
+        return out
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Plan:
+        values = dict(data)
+        for key in ("min_price", "max_price"):
+            values[key] = None if values.get(key) is None else Decimal(values[key])
+        return cls(**values)
+
+
+def _money(raw: str) -> Decimal:
+    return Decimal(raw.replace(",", "."))
+
+
+def budget(folded: str) -> tuple[Decimal | None, Decimal | None, str]:
+    """(min, max, text without the budget phrase) from "menos de 50 €", "entre 20 y 30 euros", "hasta 100"."""
+    low = high = None
+    for pattern, kind in _BUDGET_PATTERNS:
+        full = re.compile(pattern.pattern + _CURRENCY)
+        match = full.search(folded)
+        if not match:
+            continue
+        if kind == "range":
+            low, high = sorted((_money(match.group(1)), _money(match.group(2))))
+        elif kind == "max":
+            high = _money(match.group(1))
+        else:
+            low = _money(match.group(1))
+        folded = folded[: match.start()] + " " + folded[match.end() :]
+    return low, high, folded
+
+
+def quantity(folded: str) -> int:
+    """Units asked for: "añade dos", "3 unidades", "x2"; 1 when unsaid."""
+    match = re.search(r"\bx ?(\d{1,2})\b|\b(\d{1,2}) ?x\b", folded)
+    if match:
+        return int(match.group(1) or match.group(2))
+    match = _QUANTITY.search(folded)
+    if match:
+        word = match.group(1) or match.group(2)
+        value = int(word) if word.isdigit() else NUMBER_WORDS.get(word, 1)
+        if word in ("un", "una", "uno"):
+            return 1
+        return max(1, min(value, 99))
+    return 1
+
+
+def ordinal_refs(folded: str, products: list[ProductFact]) -> list[ProductFact]:
+    """Products picked from the last list by position: "el segundo", "el último", "el 3"."""
+    if not products:
+        return []
+    out: list[ProductFact] = []
+    for match in _ORDINAL.finditer(folded):
+        word = match.group(1)
+        if word.startswith("ultim"):
+            index = len(products)
+        elif word[0].isdigit():
+            if not match.group(0).strip().startswith(("el", "la", "lo", "del", "al")) and not re.search(
+                r"(?:numero|el|la) " + word[0], folded
+            ):
+                continue
+            index = int(word[0])
+        else:
+            index = ORDINALS.get(word, 0)
+        if 1 <= index <= len(products) and products[index - 1] not in out:
+            out.append(products[index - 1])
+    return out
+
+
+def clean_query(folded: str) -> str:
+    """The product words of a message: intent phrases, budget and filler removed."""
+    text = _FILLER_RE.sub(" ", folded)
+    text = re.sub(r"[¿?¡!.,;:()\"'«»]", " ", text)
+    tokens = [t for t in text.split() if t not in _STOP]
+    return " ".join(tokens)
+
+
+def plan(text: str, *, products: list[ProductFact] | None = None, focus: ProductFact | None = None,
+         categories: dict[str, str] | None = None) -> Plan:  # fmt: skip
+    """Read one message against the conversation so far."""
+    products = products or []
+    folded = " ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", fold(text)).split())
+    low, high, rest = budget(folded)
+    result = Plan(text=text, folded=folded, query="", min_price=low, max_price=high)
+    result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
+    result.dearest = bool(re.search(r"\bmas car[oa]s?\b|\bde mas precio\b|\bgama alta\b", folded))
+    result.in_stock = bool(re.search(r"\b(?:en stock|disponibles?|que teng(?:ais|an)|que haya)\b", folded))
+    result.quantity = quantity(rest)
+    result.references = ordinal_refs(folded, products)
+    demonstrative = re.search(
+        r"\b(?:ese|esa|este|esta|eso|esto|el mismo|la misma|aquel|aquella)\b(?! (?:mas|menos))|"
+        r"\b(?:lo|la|los|las) (?:quiero|compro|llevo|anado|añado|pido|reservo|tienes|teneis|tienen|hay)\b|"
+        r"\b(?:anad|agreg|met|pon|compr|quit|reserv|llev|sac|elimin|dam|guard|envi|apunt)\w*?(?:me|te)?(?:lo|la|los|las)\b",
+        folded,
+    )
+    both = re.search(r"\b(?:ambos|los dos|las dos|los tres)\b", folded)
+    if both and products:
+        result.references = products[: 3 if "tres" in both.group(0) else 2]
+    result.variant_words = [w for w in re.findall(r"\b(?:en|de|color) (\w+)", folded) if w in COLOURS] + [
+        m.replace(" ", "") for m in re.findall(r"\b\d{2,4} ?(?:gb|tb)\b|\btalla \d{2}\b", folded)
+    ]
+    if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
+        result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
+    query = clean_query(rest)
+    result.is_reference = bool(result.references) or bool(_REFERENCE_WORDS.search(folded))
+    if (result.cheapest or result.dearest) and not query and products:
+        ranked = sorted(products, key=lambda p: Decimal(p.get("price", "0")))
+        result.references = [ranked[0] if result.cheapest else ranked[-1]]
+        result.is_reference = True
+    if not result.references and focus and (demonstrative or result.variant_words) and not _names_new_product(query):
+        result.references = [focus]
+        result.is_reference = True
+    if categories:
+        for name_folded, name in sorted(categories.items(), key=lambda kv: -len(kv[0])):
+            if re.search(r"\b" + re.escape(name_folded) + r"\b", folded):
+                result.category = name
+                break
+    result.query = query
+    return result
+
+
+def _names_new_product(query: str) -> bool:
+    """Whether the leftover words name a product of their own (then "ese" is not about the last one)."""
+    meaningful = [w for w in query.split() if w not in COLOURS and not re.fullmatch(r"\d+(gb|tb)?|talla|gb|tb", w)]
+    return len(meaningful) >= 2

@@ -1,0 +1,143 @@
+"""Prices subgraph: exact quotes, comparisons between products, cheapest or dearest within a category or budget."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent import composer
+from agent.context import AgentContext, turn_seed
+from agent.planner import Plan, clean_query
+from agent.products import describe_filters
+from agent.respond import respond
+from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from state import ProductFact
+from tools.shop import ToolError, fact, model_words
+
+Mode = Literal["single", "variants", "compare", "extreme", "list", "none"]
+
+
+class PricesState(TurnState, TurnOutput, total=False):
+    plan: dict[str, Any]  # Plan.dump()
+    mode: Mode
+    found: list[ProductFact]
+
+
+async def understand(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
+
+
+def _compare_parts(p: Plan) -> list[str]:
+    """Product names being compared: «compara el galaxy s24 con el iphone 15» -> both names."""
+    if not re.search(r"\bcompar|\bdiferencia|\bvs\b|\bfrente a\b|\bo el\b|\bo la\b", p.folded):
+        return []
+    parts = re.split(r"\bcon\b|\by\b|\bvs\.?\b|\bfrente a\b|\bo\b|,", p.folded)
+    names = [clean_query(part) for part in parts]
+    return [n for n in names if n]
+
+
+async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    context = context_of(runtime)
+    shop = context.shop
+    p = Plan.load(state["plan"])
+    if len(p.references) >= 2:
+        items = await shop.compare([r["id"] for r in p.references])
+        return {"mode": "compare", "found": [fact(i) for i in items]}
+    parts = _compare_parts(p)
+    if len(parts) >= 2:
+        items = []
+        for part in parts:
+            try:
+                items.append(await shop.resolve(part))
+            except ToolError:
+                continue
+        if len(items) >= 2:
+            return {"mode": "compare", "found": [fact(i) for i in await shop.compare([i.id for i in items])]}
+    if (p.cheapest or p.dearest) and not p.references:
+        words = p.query or (p.category or "")
+        items = await shop.extreme(
+            search_query(context, turn_text(state), words) if words else p.text,
+            cheapest=p.cheapest,
+            category=p.category,
+            max_price=p.max_price,
+            in_stock=True,
+        )
+        return {"mode": "extreme", "found": [fact(i) for i in items[:3]]}
+    if p.references:
+        try:
+            item = await shop.resolve(p.references[0]["id"])
+        except ToolError:
+            return {"mode": "none", "found": []}
+        return {"mode": "single", "found": [fact(item)]}
+    if not p.query and not p.category:
+        return {"mode": "none", "found": []}
+    hits = await shop.search(
+        search_query(context, turn_text(state), p.query or p.category or ""),
+        category=p.category,
+        min_price=p.min_price,
+        max_price=p.max_price,
+        in_stock=p.in_stock,
+        limit=5,
+    )
+    if not hits:
+        return {"mode": "list", "found": []}
+    # A model with several versions ("iphone 15": 128/256 GB, colours) lists the versions; a model named
+    # precisely is one product; a kind of product ("sartenes") is a list.
+    top = hits[0]
+    versions = [h for h in hits if model_words(h.item) == model_words(top.item)]
+    if len(versions) > 1 and "sku" not in top.matched_by:
+        versions.sort(key=lambda h: (h.item.price, h.item.name))
+        return {"mode": "variants", "found": [fact(h.item) for h in versions]}
+    clear = len(hits) == 1 or top.score - hits[1].score > 0.15 or "sku" in top.matched_by
+    named = set(p.query.split()) <= set(" ".join(top.matched_terms).split()) and len(p.query.split()) >= 2
+    if clear or named:
+        return {"mode": "single", "found": [fact(top.item)]}
+    return {"mode": "list", "found": [fact(h.item) for h in hits]}
+
+
+async def reply(state: PricesState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+    context = context_of(runtime)
+    p = Plan.load(state["plan"])
+    seed = turn_seed(config, p.text)
+    found = state.get("found", [])
+    mode = state.get("mode", "none")
+    if mode == "none":
+        draft = "¿De qué producto quieres saber el precio? Dime el nombre o elige uno de la lista."
+    elif mode == "single":
+        draft = composer.price_single(found[0], seed=seed)
+    elif mode == "variants":
+        draft = composer.price_variants(found, seed=seed)
+    elif mode == "compare":
+        draft = composer.price_compare(found, seed=seed)
+    elif mode == "extreme":
+        label = p.query or p.category or "lo que buscas"
+        draft = composer.price_extreme(found, cheapest=p.cheapest, query=label, budget=describe_filters(p), seed=seed)
+    else:
+        draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
+    text = await respond(context, config, state.get("messages", []), draft=draft, facts=list(found))
+    return {
+        "reply": text,
+        "products": found,
+        "focus": found[0] if mode in ("single", "extreme") and found else state.get("focus"),
+        "facts": list(found),
+        "query": f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
+    }
+
+
+def build() -> Any:
+    graph = StateGraph(PricesState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
+    graph.add_node("understand", understand)
+    graph.add_node("look_up", look_up)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "understand")
+    graph.add_edge("understand", "look_up")
+    graph.add_edge("look_up", "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(name="prices")
+
+
+prices_graph = build()

@@ -1,0 +1,112 @@
+"""Products subgraph: search the catalogue (hybrid), show details, filter by category, brand, price and stock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent import composer
+from agent.context import AgentContext, turn_seed
+from agent.language import euros
+from agent.planner import Plan
+from agent.respond import respond
+from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from state import ProductFact
+from tools.shop import ToolError, fact
+
+
+class ProductsState(TurnState, TurnOutput, total=False):
+    plan: dict[str, Any]  # Plan.dump()
+    found: list[ProductFact]
+    detail: ProductFact | None
+    draft: str
+
+
+def describe_filters(p: Plan, category: str | None = None) -> str:
+    parts = []
+    if category:
+        parts.append(f"en {category}")
+    if p.min_price is not None and p.max_price is not None:
+        parts.append(f"entre {euros(p.min_price)} y {euros(p.max_price)}")
+    elif p.max_price is not None:
+        parts.append(f"por menos de {euros(p.max_price)}")
+    elif p.min_price is not None:
+        parts.append(f"desde {euros(p.min_price)}")
+    if p.in_stock:
+        parts.append("con stock")
+    return (" " + " ".join(parts)) if parts else ""
+
+
+async def understand(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
+
+
+async def look_up(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    context = context_of(runtime)
+    p = Plan.load(state["plan"])
+    if len(p.references) == 1 and not p.query:
+        try:
+            item = await context.shop.details(p.references[0]["id"])
+        except ToolError:
+            return {"found": [], "detail": None}
+        return {"detail": fact(item, description=True), "found": []}
+    words = p.query or (p.category or "")
+    hits = await context.shop.search(
+        search_query(context, turn_text(state), words),
+        category=p.category,
+        min_price=p.min_price,
+        max_price=p.max_price,
+        in_stock=p.in_stock,
+        limit=5,
+    )
+    # One clear match asked for by name ("características del Kindle Paperwhite") reads as its details.
+    if hits and _asks_details(p) and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25):
+        return {"detail": fact(hits[0].item, description=True), "found": [fact(h.item) for h in hits[:1]]}
+    return {"found": [fact(h.item) for h in hits], "detail": None}
+
+
+def _asks_details(p: Plan) -> bool:
+    return any(w in p.folded for w in ("caracteristicas", "detalles", "ficha", "especificaciones", "informacion",
+                                       "como es", "que tal es", "describe"))  # fmt: skip
+
+
+async def reply(state: ProductsState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+    context = context_of(runtime)
+    p = Plan.load(state["plan"])
+    seed = turn_seed(config, p.text)
+    detail = state.get("detail")
+    if detail:
+        draft = composer.details(detail, seed=seed)
+        facts: list[Any] = [detail]
+        shown = [detail]
+    else:
+        found = state.get("found", [])
+        label = p.query or p.category or p.text
+        draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
+        facts, shown = list(found), list(found)
+    text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
+    return {
+        "reply": text,
+        "products": shown,
+        "focus": shown[0] if len(shown) == 1 else state.get("focus"),
+        "facts": facts,
+        "query": f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
+    }
+
+
+def build() -> Any:
+    graph = StateGraph(ProductsState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
+    graph.add_node("understand", understand)
+    graph.add_node("look_up", look_up)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "understand")
+    graph.add_edge("understand", "look_up")
+    graph.add_edge("look_up", "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(name="products")
+
+
+products_graph = build()

@@ -1,0 +1,109 @@
+"""Recommendations subgraph: similar products, complements and advice for a need, each with a one-line reason.
+
+Similar products come from the vectors; complements from past orders first, then category rules; a need ("algo
+para correr", "un regalo para un niño") is searched for. In-stock products come first.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent import composer
+from agent.context import AgentContext, turn_seed
+from agent.planner import Plan
+from agent.respond import respond
+from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from state import ProductFact
+from tools.shop import ToolError, fact
+
+COMPLEMENT = re.compile(
+    r"\bcombina|\bva(?:n)? bien con\b|\bcomplement|\baccesorio|\bfunda|\bcargador|\bpara acompanar\b|\bque mas\b|"
+    r"\bnecesito (?:ademas|tambien)\b|\bjunto (?:a|con)\b"
+)
+SIMILAR = re.compile(
+    r"\bparecid|\bsimilar|\balternativ|\ben vez de\b|\ben lugar de\b|\bcomo (?:el|la|ese|esa)\b|\botr[oa]s? opci"
+)
+
+Kind = Literal["similar", "complement", "need"]
+
+
+class RecommendationsState(TurnState, TurnOutput, total=False):
+    plan: dict[str, Any]  # Plan.dump()
+    kind: Kind
+    anchor: ProductFact | None
+    found: list[ProductFact]
+
+
+async def understand(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
+
+
+async def look_up(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    context = context_of(runtime)
+    shop = context.shop
+    p = Plan.load(state["plan"])
+    wants_complement = bool(COMPLEMENT.search(p.folded))
+    wants_similar = bool(SIMILAR.search(p.folded))
+    anchor_item = None
+    if p.references:
+        anchor_item = await shop.resolve(p.references[0]["id"])
+    elif (wants_complement or wants_similar) and p.query:
+        anchor_query = re.sub(r"\b(?:funda|fundas|cargador|cargadores|accesorios?)\b", " ", p.query).strip()
+        try:
+            anchor_item = await shop.resolve(anchor_query or p.query)
+        except ToolError:
+            anchor_item = None
+    elif (wants_complement or wants_similar) and state.get("focus"):
+        anchor_item = await shop.resolve(state["focus"]["id"])  # type: ignore[index]
+    if anchor_item is not None and (wants_complement or wants_similar or p.references):
+        kind: Kind = "complement" if wants_complement else "similar"
+        recs = await (shop.complements(anchor_item) if kind == "complement" else shop.similar(anchor_item))
+        return {"kind": kind, "anchor": fact(anchor_item), "found": [fact(r.item, reason=r.reason) for r in recs]}
+    # A need, not a product: search for it, in stock, with the reason being the need itself.
+    need = p.query or p.category or p.text
+    hits = await shop.search(
+        search_query(context, turn_text(state), need), category=p.category, max_price=p.max_price,
+        min_price=p.min_price, in_stock=True, limit=3,
+    )  # fmt: skip
+    reason = f"encaja con «{need}»" + (" y tu presupuesto" if p.max_price is not None else "")
+    return {"kind": "need", "anchor": None, "found": [fact(h.item, reason=reason) for h in hits]}
+
+
+async def reply(state: RecommendationsState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+    context = context_of(runtime)
+    p = Plan.load(state["plan"])
+    found = state.get("found", [])
+    anchor = state.get("anchor")
+    kind = state.get("kind", "need")
+    draft = composer.recommendations(anchor, found, kind=kind, seed=turn_seed(config, p.text))
+    facts: list[Any] = [*([anchor] if anchor else []), *found]
+    text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
+    return {
+        "reply": text,
+        "products": found,
+        "focus": anchor or state.get("focus"),
+        "facts": facts,
+        "query": f"recomendar {kind} {anchor['sku'] if anchor else p.query}".strip(),
+    }
+
+
+def build() -> Any:
+    graph = StateGraph(
+        RecommendationsState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput
+    )
+    graph.add_node("understand", understand)
+    graph.add_node("look_up", look_up)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "understand")
+    graph.add_edge("understand", "look_up")
+    graph.add_edge("look_up", "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(name="recommendations")
+
+
+recommendations_graph = build()

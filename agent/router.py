@@ -1,0 +1,256 @@
+"""The router: which subgraph answers a turn. Tiered, cheapest first.
+
+1. Rules over the folded text: greetings and thanks, commands, cart words, an exact SKU, the cue words of each
+   intent (precio/cuánto cuesta, stock/quedan, recomiéndame/parecido, busco/tenéis...). Two different intents in
+   one message go to the orchestrator. A bare follow-up ("¿y el segundo?") keeps the previous turn's route.
+2. When no rule speaks: similarity of the turn's query embedding (the one search will reuse) to Spanish example
+   utterances per route, accepted above a threshold fitted on the routing dataset.
+3. Only when an LLM is configured and the embedding tier is unsure: the LLM with structured output.
+Whatever is left and mentions nothing the shop sells is "conversation" (a polite redirect).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from state import ROUTES, Route
+from vectorstore.embeddings import Embedder
+from vectorstore.text import fold
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_FILE = Path(__file__).with_name("route_examples.json")
+EMBEDDING_THRESHOLD = 0.55  # cosine to the nearest examples; below it the tier abstains
+Intent = Literal["products", "prices", "recommendations", "inventory", "orders"]
+
+CUES: dict[str, re.Pattern[str]] = {
+    "orders": re.compile(
+        r"\bcarrit|\bcesta\b|\b(?:anad|añad|agreg|met|pon|quit|elimin|sac|borr)\w* (?:\w+ ){0,4}(?:al|del|en el|de la) "
+        r"(?:carrito|cesta|pedido)|\banad[ei]|\bañad[ei]|\bagrega|\bcomprar(?:lo|la|los|las)?\b|\blo compro\b|"
+        r"\bme (?:lo|la|los|las) (?:llevo|quedo)\b|\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar) (?:el |mi )?"
+        r"(?:pedido|compra)\b|\bconfirm(?:a|o|ar) (?:el |mi )?pedido\b|\bpagar\b|\bcheckout\b|\bquiero pedir\b|"
+        r"\bquitalo\b|\bquita (?:el|la|los|las|uno|una)\b|\b(?:lo|la) quiero\b|\bencarg(?:ar|o)\b"
+    ),
+    "prices": re.compile(
+        r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr)|\bque valen?\b|"
+        r"\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|\bcompar|\bpvp\b|\bofertas?\b|\bdescuentos?\b|"
+        r"\bpresupuesto\b|\bsale por\b|\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\bmas caro\b"
+    ),
+    "inventory": re.compile(
+        r"\bstock\b|\bexistencias\b|\bdisponib|\bquedan?\b|\bagotad|\bunidades\b(?!.*\bcarrito)|\brepon|\breposici|"
+        r"\binventario\b|\bllega(?:ra|n)? (?:mas|de nuevo)|\bvuelve(?:n)? a (?:haber|tener)|\bpoco stock\b|"
+        r"\bsin stock\b|\ben tienda\b|\bhay (?:unidades|existencias)\b|\bteneis (?:unidades|existencias)\b"
+    ),
+    "recommendations": re.compile(
+        r"\brecomi[ae]nd|\brecomendaci|\baconsej|\bsugier|\bsugerenci|\bparecid|\bsimilar|\balternativ|\ben vez de\b|"
+        r"\bcombina\b|\bva bien con\b|\bcomplement|\baccesorios? (?:para|de|que)\b|\bregal|\bque (?:me )?(?:compro|llevo) "
+        r"para\b|\bcual (?:es )?(?:el|la) mejor\b|\bmerece la pena\b|\bvale la pena\b|\bopinas?\b|\bideal para\b"
+    ),
+    "products": re.compile(
+        r"\bbusc|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bhay\b|\bmuestr|\bensen|\benseñ|"
+        r"\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|\binformacion (?:de|sobre)\b|\bcomo es\b|"
+        r"\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|"
+        r"\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|\bmide\b|\bpesa\b|\bfunciona con\b"
+    ),
+}
+GREETING = re.compile(
+    r"^(?:hola|buenas|buenos dias|buenas tardes|buenas noches|hey|hi|saludos|que tal|ey|holi|alo|buen dia)\b"
+)
+SMALL_TALK = re.compile(
+    r"\bgracias\b|\bmuchas gracias\b|\badios\b|\bhasta (?:luego|pronto|manana)\b|\bchao\b|\bnos vemos\b|\bayuda\b|"
+    r"\bque (?:puedes|sabes|podes) hacer\b|\bquien eres\b|\bcomo te llamas\b|\bcomo funcionas?\b|\beres (?:un )?(?:bot|robot|humano|persona)\b|"
+    r"\bque te (?:habia |he )?(?:preguntado|dicho|pregunte)\b|\bde que (?:hablabamos|estabamos hablando)\b|\brepite\b|"
+    r"\bperfecto\b|\bvale,? gracias\b|\bok\b|\bgenial\b|\bestupendo\b|\bde acuerdo\b|\bentendido\b|"
+    r"^(?:si|no|vale|ok|okey|bien|claro|nada|nada mas|eso es todo|ya esta)$"
+)
+OUT_OF_SCOPE = re.compile(
+    r"\bque tiempo (?:hace|va a hacer)\b|\bel tiempo (?:en|de|para|manana|hoy)\b|\bclima\b|\bva a llover\b|\blluvia\b|"
+    r"\bfutbol\b|\bpartido\b|\bliga\b|\bmundial\b|\bmadrid (?:o|y) (?:el )?barca\b|\bpolitic|\belecciones\b|"
+    r"\bpresidente\b|\bgobierno\b|\bchiste\b|\breceta de\b|\bcomo se (?:hace|cocina|prepara)\b|\bdeberes\b|"
+    r"\btarea\b|\bmedico\b|\bdiagnostic|\bsintomas?\b|\bnoticias\b|\bcapital de\b|\bquien gano\b|"
+    r"\bhoroscopo\b|\bloteria\b|\bbitcoin\b|\bcriptomoneda|\bnetflix\b|\bpelicula\b|\bserie de tv\b|"
+    r"\bsentido de la vida\b|\bcuantos anos tienes\b|\btraduce\b|\bescribe (?:un|una) (?:poema|cancion|redaccion)\b"
+)
+COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
+                              "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
+FOLLOW_UP = re.compile(
+    r"^(?:y |e )?(?:el|la|lo|los|las) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|ultim[oa]|\d)\b|"
+    r"^(?:y |e )?(?:en|de|con) (?:\w+ ?){1,3}$|^y (?:el|la|los|las|si|de|en)\b|^(?:y )?(?:el|la) (?:mas|menos)\b|"
+    r"^(?:y )?(?:ese|esa|este|esta|eso|esto)\b|^(?:y )?(?:otro|otra|otros)\b"
+)
+CLAUSE_SPLIT = re.compile(r"\s*(?:\?|;|\. |\by ademas\b|\badem[aá]s\b|\btambien\b|, y |\by\b(?= (?:que|cuanto|cuantos|"
+                          r"cuantas|cual|tene|tien|hay|qued|recom|busc|me |dime|enseñ|ensen|quiero|añad|anad|el precio|"
+                          r"precio|stock|algo)))\s*")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The route(s) of a turn and how sure the router is; `intents` lists the parts of a multi-intent turn."""
+
+    route: Route
+    tier: Literal["rules", "embedding", "llm", "default"]
+    confidence: float
+    intents: tuple[Intent, ...] = ()
+    clauses: tuple[str, ...] = ()
+
+
+class RouteChoice(BaseModel):
+    """Structured output asked of an LLM when the cheaper tiers are unsure."""
+
+    route: Route = Field(
+        description="products, prices, recommendations, inventory, conversation, orders u orchestrator"
+    )
+    intents: list[Intent] = Field(default_factory=list, description="Si hay varias intenciones, cuáles, en orden")
+
+
+def intents_in(folded: str) -> list[Intent]:
+    """The intents whose cue words occur, in order of first appearance."""
+    found: list[tuple[int, Intent]] = []
+    for name, pattern in CUES.items():
+        match = pattern.search(folded)
+        if match:
+            found.append((match.start(), name))  # type: ignore[arg-type]
+    return [name for _, name in sorted(found)]
+
+
+def clause_intents(folded: str) -> list[tuple[str, Intent]]:
+    """Split a message into clauses and give each its main intent (the ones with a cue)."""
+    out: list[tuple[str, Intent]] = []
+    for clause in CLAUSE_SPLIT.split(folded):
+        clause = clause.strip(" ,.")
+        if not clause:
+            continue
+        found = main_intent(intents_in(clause))
+        if found:
+            if out and out[-1][1] == found:
+                out[-1] = (f"{out[-1][0]} y {clause}", found)
+            else:
+                out.append((clause, found))
+        elif out:
+            out[-1] = (f"{out[-1][0]} {clause}", out[-1][1])
+    return out
+
+
+def main_intent(found: list[Intent]) -> Intent | None:
+    """One clause, several cues: the most specific wins (a price question that says "tenéis" is about price)."""
+    for name in ("orders", "recommendations", "prices", "inventory", "products"):
+        if name in found:
+            return name  # type: ignore[return-value]
+    return None
+
+
+class Router:
+    """Rules, then embeddings, then (optionally) an LLM."""
+
+    def __init__(self, embedder: Embedder | None, llm: Any = None, examples: dict[str, list[str]] | None = None):
+        self.embedder = embedder
+        self.llm = llm
+        self._examples = examples
+        self._matrix: np.ndarray | None = None
+        self._labels: list[Route] = []
+
+    # ------------------------------------------------------------------ tier 2 data
+
+    def _load_examples(self) -> None:
+        if self._matrix is not None or self.embedder is None:
+            return
+        examples = self._examples
+        if examples is None:
+            examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8")) if EXAMPLES_FILE.exists() else {}
+        texts, labels = [], []
+        for route, utterances in examples.items():
+            if route in ROUTES:
+                texts += utterances
+                labels += [route] * len(utterances)
+        self._labels = labels  # type: ignore[assignment]
+        self._matrix = self.embedder.document_vectors(texts) if texts else np.zeros((0, self.embedder.dimension))
+
+    def embedding_vote(self, vector: np.ndarray, k: int = 5) -> tuple[Route | None, float]:
+        """k-nearest example utterances, similarity-weighted; (None, score) when below the threshold."""
+        self._load_examples()
+        if self._matrix is None or not len(self._labels):
+            return None, 0.0
+        sims = self._matrix @ vector
+        top = np.argsort(-sims)[:k]
+        weights: dict[Route, float] = {}
+        for i in top:
+            weights[self._labels[i]] = weights.get(self._labels[i], 0.0) + float(sims[i])
+        route = max(weights, key=lambda r: weights[r])
+        best = float(max(sims[i] for i in top if self._labels[i] == route))
+        return (route if best >= EMBEDDING_THRESHOLD else None), best
+
+    # ------------------------------------------------------------------ decision
+
+    def rules(self, text: str, previous: list[Route] | None = None, sku_hit: bool = False) -> Decision | None:
+        folded = " ".join(re.sub(r"[¿?¡!]", " ", fold(text)).split())
+        if not folded:
+            return Decision("conversation", "rules", 1.0)
+        first = folded.split()[0]
+        if first in COMMANDS:
+            return Decision(COMMANDS[first], "rules", 1.0)
+        if OUT_OF_SCOPE.search(folded) and not CUES["orders"].search(folded):
+            return Decision("conversation", "rules", 0.85)
+        clauses = clause_intents(folded)
+        distinct = list(dict.fromkeys(intent for _, intent in clauses))
+        if len(distinct) >= 2:
+            return Decision(
+                "orchestrator", "rules", 0.9, intents=tuple(i for _, i in clauses), clauses=tuple(c for c, _ in clauses)
+            )
+        if distinct:
+            return Decision(distinct[0], "rules", 0.9)
+        if sku_hit:
+            return Decision("products", "rules", 0.95)
+        if GREETING.search(folded) or SMALL_TALK.search(folded):
+            return Decision("conversation", "rules", 0.9)
+        if previous and FOLLOW_UP.search(folded):
+            route = previous[0] if previous[0] not in ("conversation", "orchestrator") else "products"
+            return Decision(route, "rules", 0.8)
+        return None
+
+    async def decide(
+        self,
+        text: str,
+        *,
+        vector: np.ndarray | None = None,
+        previous: list[Route] | None = None,
+        sku_hit: bool = False,
+        catalogue_match: bool = False,
+    ) -> Decision:
+        decision = self.rules(text, previous, sku_hit)
+        if decision is not None:
+            return decision
+        route, score = (None, 0.0)
+        if vector is not None:
+            route, score = self.embedding_vote(vector)
+        if route is not None and route != "orchestrator":
+            return Decision(route, "embedding", score)
+        if self.llm is not None:
+            choice = await self._ask_llm(text)
+            if choice is not None:
+                return choice
+        # Nothing spoke: if the words match the catalogue it is a product question, else small talk.
+        return Decision("products" if catalogue_match else "conversation", "default", score)
+
+    async def _ask_llm(self, text: str) -> Decision | None:
+        try:
+            structured = self.llm.with_structured_output(RouteChoice)
+            choice = await structured.ainvoke(
+                [
+                    ("system", "Clasifica el mensaje de un cliente de una tienda online en una ruta."),
+                    ("human", text),
+                ]
+            )
+            if isinstance(choice, dict):
+                choice = RouteChoice.model_validate(choice)
+            return Decision(choice.route, "llm", 0.7, intents=tuple(choice.intents))
+        except Exception:  # an unreachable or confused LLM must not stop the turn
+            log.warning("LLM routing failed; using the default route", exc_info=True)
+            return None

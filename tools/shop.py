@@ -1,0 +1,537 @@
+"""What the agent can do in the shop, as typed async operations and as LangChain tools bindable to an LLM.
+
+Every price and stock figure the agent may say comes from here (the database through the catalogue index). The
+customer's identity (the conversation's thread id) is read from the run config, never from a tool argument, so
+a model cannot act on somebody else's cart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from data import orders
+from data.db import write_session
+from data.types import utcnow
+from state import CartFact, CatalogueItem, ProductFact, SearchFilters, SearchHit
+from tools.catalog import CatalogService, UnknownCategoryError
+from tools.complements import COMPLEMENTS
+from vectorstore.query import Query
+from vectorstore.text import fold, words
+
+log = logging.getLogger(__name__)
+
+LOW_STOCK = 3
+RESTOCK_WINDOW_DAYS = 30
+RESTOCK_COVER_DAYS = 14
+
+
+class ToolError(ValueError):
+    """A tool could not do what was asked; the message is for the customer (Spanish)."""
+
+
+def fact(item: CatalogueItem, *, reason: str = "", description: bool = False) -> ProductFact:
+    """The public facts of a product, with its price as an exact string."""
+    out: ProductFact = {
+        "id": item.id,
+        "sku": item.sku,
+        "name": item.name,
+        "brand": item.brand,
+        "category": item.category,
+        "subcategory": item.subcategory,
+        "price": str(item.price),
+        "stock": item.stock,
+    }
+    if description and item.description:
+        out["description"] = item.description
+    if reason:
+        out["reason"] = reason
+    return out
+
+
+def cart_facts(cart: orders.Cart) -> list[CartFact]:
+    """A cart as plain facts (exact decimal strings) for replies and the LLM."""
+    return [
+        {
+            "product_id": i.product_id,
+            "sku": i.sku,
+            "name": i.name,
+            "unit_price": str(i.unit_price),
+            "quantity": i.quantity,
+            "line_total": str(i.line_total),
+        }
+        for i in cart.items
+    ]
+
+
+def thread_id_of(config: RunnableConfig | None) -> str:
+    """The conversation the run belongs to; tools that touch a cart refuse to guess it."""
+    thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
+    if not thread_id:
+        raise ToolError("No sé a qué conversación pertenece este carrito (falta thread_id).")
+    return str(thread_id)
+
+
+@dataclass
+class Recommendation:
+    """A suggested product and the one-line reason shown with it."""
+
+    item: CatalogueItem
+    reason: str
+
+
+@dataclass
+class StockReport:
+    """Availability of one product, with in-stock alternatives when it has run out."""
+
+    item: CatalogueItem
+    alternatives: list[CatalogueItem] = field(default_factory=list)
+
+
+@dataclass
+class RestockLine:
+    """A low-stock product, how fast it sold, and how many units to order."""
+
+    item: CatalogueItem
+    sold_last_30_days: int
+    suggested_units: int
+
+
+class Shop:
+    """The agent's hands: catalogue lookups, recommendations, stock, cart and checkout."""
+
+    def __init__(self, catalog: CatalogService) -> None:
+        self.catalog = catalog
+
+    # ------------------------------------------------------------------ catalogue
+
+    async def search(
+        self,
+        query: str | Query,
+        *,
+        category: str | None = None,
+        brand: str | None = None,
+        min_price: Decimal | None = None,
+        max_price: Decimal | None = None,
+        in_stock: bool = False,
+        limit: int = 5,
+    ) -> list[SearchHit]:
+        filters = SearchFilters(
+            category=category, brand=brand, price_min=min_price, price_max=max_price, in_stock=in_stock
+        )
+        try:
+            return await self.catalog.search(query, filters=filters, limit=limit)
+        except UnknownCategoryError as exc:
+            raise ToolError(f"No tenemos la categoría «{exc.category}». Categorías: {', '.join(exc.known)}.") from exc
+
+    async def resolve(self, ref: str | int) -> CatalogueItem:
+        """A product by id, SKU or name (best match); ToolError when nothing matches."""
+        await self.catalog.ensure_fresh()
+        index = self.catalog.index
+        text = str(ref).strip()
+        if not text:
+            raise ToolError("No me has dicho qué producto.")
+        if text.isdigit() and int(text) in index.items:
+            return index.items[int(text)]
+        by_sku = index.by_sku(text)
+        if by_sku is not None:
+            return by_sku
+        hits = await self.catalog.search(text, limit=1)
+        if not hits or hits[0].keyword_score <= 0:
+            raise ToolError(f"No encuentro ningún producto que coincida con «{text}».")
+        return hits[0].item
+
+    async def variant(self, item: CatalogueItem, wanted: Sequence[str]) -> CatalogueItem | None:
+        """The same model in another version: "ese en negro", "¿y en 128?", "la talla 43"."""
+        if not wanted:
+            return None
+        model = model_words(item)
+        hits = await self.catalog.search(" ".join([*model, *wanted]), limit=20)
+        for hit in hits:
+            name = set(words(hit.item.name))
+            if model_words(hit.item) == model and all(set(words(w)) <= name for w in wanted):
+                return hit.item
+        return None
+
+    async def details(self, ref: str | int) -> CatalogueItem:
+        return await self.resolve(ref)
+
+    async def compare(self, refs: Sequence[str | int]) -> list[CatalogueItem]:
+        """Products sorted by price, cheapest first."""
+        items: dict[int, CatalogueItem] = {}
+        for ref in refs:
+            item = await self.resolve(ref)
+            items[item.id] = item
+        return sorted(items.values(), key=lambda i: (i.price, i.id))
+
+    async def extreme(
+        self,
+        query: str | Query,
+        *,
+        cheapest: bool = True,
+        category: str | None = None,
+        max_price: Decimal | None = None,
+        in_stock: bool = True,
+        pool: int = 20,
+    ) -> list[CatalogueItem]:
+        """Cheapest (or dearest) among the relevant matches for a query, within a budget."""
+        hits = await self.search(query, category=category, max_price=max_price, in_stock=in_stock, limit=pool)
+        # Cheapest among what really is the thing asked for (named so, not just mentioned in a description).
+        relevant = (
+            [h for h in hits if h.name_match >= 0.999]
+            or [h for h in hits if h.name_match >= 0.5]
+            or [h for h in hits if h.matched_terms]
+            or hits
+        )
+        return sorted((h.item for h in relevant), key=lambda i: (i.price, i.id), reverse=not cheapest)
+
+    async def stock(self, ref: str | int) -> StockReport:
+        item = await self.resolve(ref)
+        report = StockReport(item=item)
+        if item.stock <= 0:
+            report.alternatives = await self.alternatives(item)
+        return report
+
+    async def alternatives(self, item: CatalogueItem, limit: int = 3) -> list[CatalogueItem]:
+        """In-stock stand-ins for a sold-out product: other versions of it first, then the same kind of product."""
+        await self.catalog.ensure_fresh()
+        index = self.catalog.index
+        model = model_words(item)
+        for filters in (
+            SearchFilters(category=item.subcategory or None, in_stock=True),
+            SearchFilters(category=item.category, in_stock=True),
+        ):
+            neighbours = [h.item for h in index.neighbours(item.id, k=limit * 4, filters=filters)]
+            if neighbours:
+                neighbours.sort(key=lambda i: model_words(i) != model)  # stable: same model first
+                return neighbours[:limit]
+        return []
+
+    # ------------------------------------------------------------------ recommendations
+
+    async def similar(self, anchor: CatalogueItem, *, limit: int = 3) -> list[Recommendation]:
+        """Nearest products by meaning, in stock first; close variants of the same model are left out."""
+        await self.catalog.ensure_fresh()
+        base = model_words(anchor)
+        out: list[Recommendation] = []
+        for hit in self.catalog.index.neighbours(anchor.id, k=limit * 6):
+            item = hit.item
+            if base and model_words(item) == base:
+                continue  # the same product in another size or colour is not a recommendation
+            kind = (item.subcategory or item.category).lower()
+            if item.price < anchor.price * Decimal("0.8"):
+                reason = f"también {kind}, más económico"
+            elif item.price > anchor.price * Decimal("1.2"):
+                reason = f"también {kind}, de gama superior"
+            else:
+                reason = f"también {kind}, precio parecido"
+            if item.subcategory != anchor.subcategory:
+                reason = f"alternativa en {kind}"
+            out.append(Recommendation(item, reason))
+        out.sort(key=lambda r: r.item.stock <= 0)  # stable: in stock first, similarity order kept
+        return out[:limit]
+
+    async def complements(self, anchor: CatalogueItem, *, limit: int = 3) -> list[Recommendation]:
+        """What goes with a product: bought together in past orders first, then the shop's category rules."""
+        await self.catalog.ensure_fresh()
+        index = self.catalog.index
+        out: list[Recommendation] = []
+        seen = {anchor.id}
+        async with self.catalog.sessions() as session:
+            together = await orders.bought_together(session, product_id=anchor.id, limit=limit * 2)
+        for product_id, n in together:
+            item = index.items.get(product_id)
+            if item is not None and item.id not in seen:
+                seen.add(item.id)
+                times = "1 pedido" if n == 1 else f"{n} pedidos"
+                out.append(Recommendation(item, f"otros clientes lo compraron junto a {anchor.name} ({times})"))
+        targets = COMPLEMENTS.get(fold(anchor.subcategory), ())
+        if targets:
+            model = set(model_words(anchor))
+            candidates = [i for i in index.in_subcategories(targets) if i.id not in seen]
+
+            def fit(item: CatalogueItem) -> tuple[int, int, int, int]:
+                mentions = len(model & set(words(f"{item.name} {item.description}")))
+                return (-mentions, item.stock <= 0, targets.index(fold(item.subcategory)), item.id)
+
+            for item in sorted(candidates, key=fit):
+                mentions = model & set(words(f"{item.name} {item.description}"))
+                why = f"compatible con {anchor.name}" if mentions else f"va bien con {anchor.subcategory.lower()}"
+                out.append(Recommendation(item, why))
+                if len(out) >= limit * 2:
+                    break
+        out.sort(key=lambda r: r.item.stock <= 0)
+        return out[:limit]
+
+    # ------------------------------------------------------------------ inventory (admin)
+
+    async def low_stock(self, threshold: int = LOW_STOCK) -> list[CatalogueItem]:
+        await self.catalog.ensure_fresh()
+        items = [i for i in self.catalog.index.items.values() if i.stock <= threshold]
+        return sorted(items, key=lambda i: (i.stock, i.name))
+
+    async def restock(self, threshold: int = LOW_STOCK) -> list[RestockLine]:
+        """Units to order so stock covers two weeks at last month's sales pace (at least back to threshold+1)."""
+        low = await self.low_stock(threshold)
+        async with self.catalog.sessions() as session:
+            sold = await orders.product_sales(
+                session, since=utcnow() - timedelta(days=RESTOCK_WINDOW_DAYS), product_ids=[i.id for i in low]
+            )
+        lines = []
+        for item in low:
+            units = sold.get(item.id, 0)
+            need = -(-units * RESTOCK_COVER_DAYS // RESTOCK_WINDOW_DAYS)  # ceil
+            lines.append(RestockLine(item, units, max(need, threshold + 1) - item.stock))
+        return sorted(lines, key=lambda r: (-r.sold_last_30_days, r.item.stock, r.item.name))
+
+    # ------------------------------------------------------------------ cart & orders
+
+    async def cart(self, thread_id: str) -> orders.Cart:
+        async with self.catalog.sessions() as session:
+            return await orders.get_cart(session, thread_id=thread_id)
+
+    async def add_to_cart(self, thread_id: str, ref: str | int, quantity: int = 1) -> tuple[CatalogueItem, orders.Cart]:
+        item = await self.resolve(ref)
+        try:
+            async with write_session(self.catalog.sessions) as session:
+                cart = await orders.add_to_cart(session, thread_id=thread_id, product_id=item.id, quantity=quantity)
+        except orders.CartError as exc:
+            raise ToolError(str(exc)) from exc
+        return item, cart
+
+    async def remove_from_cart(
+        self, thread_id: str, ref: str | int, quantity: int | None = None
+    ) -> tuple[CatalogueItem, orders.Cart]:
+        cart = await self.cart(thread_id)
+        item = None
+        text = fold(str(ref))
+        for line in cart.items:  # match inside the cart first: "quita la funda"
+            if str(line.product_id) == str(ref) or line.sku == str(ref).upper() or text in fold(line.name):
+                item = await self.resolve(line.product_id)
+                break
+        if item is None:
+            item = await self.resolve(ref)
+        try:
+            async with write_session(self.catalog.sessions) as session:
+                cart = await orders.remove_from_cart(
+                    session, thread_id=thread_id, product_id=item.id, quantity=quantity
+                )
+        except orders.CartError as exc:
+            raise ToolError(str(exc)) from exc
+        return item, cart
+
+    async def place_order(self, thread_id: str, expected_total: Decimal | None = None) -> tuple[Any, list[Any]]:
+        try:
+            async with write_session(self.catalog.sessions) as session:
+                order, lines = await orders.place_order(session, thread_id=thread_id, expected_total=expected_total)
+        except orders.CartError as exc:
+            raise ToolError(str(exc)) from exc
+        await self.catalog.ensure_fresh()  # stock moved: the next answer must see it
+        return order, lines
+
+    # ------------------------------------------------------------------ LangChain tools
+
+    def langchain_tools(self) -> list[BaseTool]:
+        """The same operations as tools for an LLM; each returns JSON with exact prices and stock."""
+        return build_langchain_tools(self)
+
+
+_VARIANT_WORDS = {
+    "gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "talla", "negro", "blanco", "azul", "rojo", "verde", "gris",
+    "plata", "rosa", "amarillo", "morado", "beige", "marron", "de", "para", "con", "y", "el", "la", "los", "las",
+    "en", "hombre", "mujer",
+}  # fmt: skip
+
+
+_UNITS = ("gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "w", "mah", "uds", "unidades")
+
+
+def model_words(item: CatalogueItem) -> tuple[str, ...]:
+    """The words that name the model, without sizes, capacities and colours: "iphone 15" for all its variants."""
+    tokens = words(item.name)
+    out: list[str] = []
+    for i, word in enumerate(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        before = tokens[i - 1] if i else ""
+        if word in _VARIANT_WORDS or before == "talla":
+            continue
+        if word.isdigit() and (len(word) > 2 or after in _UNITS):
+            continue  # 128 (GB), 15 (kg)
+        if word.endswith(_UNITS) and any(c.isdigit() for c in word):
+            continue  # 128gb
+        out.append(word)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- LangChain tool schemas
+
+
+class SearchArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    query: str = Field(description="Lo que busca el cliente, en sus palabras", min_length=1, max_length=200)
+    category: str | None = Field(default=None, description="Categoría o subcategoría del catálogo")
+    brand: str | None = Field(default=None, description="Marca")
+    min_price: Decimal | None = Field(default=None, ge=0, description="Precio mínimo en euros")
+    max_price: Decimal | None = Field(default=None, ge=0, description="Precio máximo en euros")
+    in_stock_only: bool = Field(default=False, description="Solo productos con existencias")
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class ProductRefArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    product: str = Field(description="Id numérico, SKU o nombre del producto", min_length=1, max_length=200)
+
+
+class CompareArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    products: list[str] = Field(description="Ids, SKUs o nombres de los productos", min_length=2, max_length=10)
+
+
+class RecommendArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    product: str = Field(description="Id, SKU o nombre del producto de referencia", min_length=1, max_length=200)
+    kind: Literal["similar", "complement"] = Field(
+        default="similar", description="similar: alternativas parecidas; complement: lo que combina con él"
+    )
+
+
+class CartAddArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    product: str = Field(description="Id, SKU o nombre del producto", min_length=1, max_length=200)
+    quantity: int = Field(default=1, ge=1, le=orders.MAX_QUANTITY)
+
+
+class CartRemoveArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    product: str = Field(description="Id, SKU o nombre del producto del carrito", min_length=1, max_length=200)
+    quantity: int | None = Field(default=None, ge=1, le=orders.MAX_QUANTITY, description="Vacío: quitarlo entero")
+
+
+class NoArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+
+def _json(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def build_langchain_tools(shop: Shop) -> list[BaseTool]:
+    """Tools whose schemas an LLM sees; errors come back as {"error": "..."} instead of exceptions."""
+
+    async def guarded(coro: Any) -> str:
+        try:
+            return _json(await coro)
+        except ToolError as exc:
+            return _json({"error": str(exc)})
+
+    async def search_products(
+        query: str,
+        category: str | None = None,
+        brand: str | None = None,
+        min_price: Decimal | None = None,
+        max_price: Decimal | None = None,
+        in_stock_only: bool = False,
+        limit: int = 5,
+    ) -> str:
+        async def run() -> list[ProductFact]:
+            hits = await shop.search(
+                query, category=category, brand=brand, min_price=min_price, max_price=max_price,
+                in_stock=in_stock_only, limit=limit,
+            )  # fmt: skip
+            return [fact(h.item) for h in hits]
+
+        return await guarded(run())
+
+    async def product_details(product: str) -> str:
+        async def run() -> ProductFact:
+            item = await shop.details(product)
+            out = fact(item, description=True)
+            return out
+
+        return await guarded(run())
+
+    async def compare_prices(products: list[str]) -> str:
+        async def run() -> list[ProductFact]:
+            return [fact(i) for i in await shop.compare(products)]
+
+        return await guarded(run())
+
+    async def check_stock(product: str) -> str:
+        async def run() -> dict[str, Any]:
+            report = await shop.stock(product)
+            return {"product": fact(report.item), "alternatives": [fact(i) for i in report.alternatives]}
+
+        return await guarded(run())
+
+    async def recommend_products(product: str, kind: str = "similar") -> str:
+        async def run() -> list[ProductFact]:
+            anchor = await shop.resolve(product)
+            recs = await (shop.complements(anchor) if kind == "complement" else shop.similar(anchor))
+            return [fact(r.item, reason=r.reason) for r in recs]
+
+        return await guarded(run())
+
+    async def add_to_cart(product: str, quantity: int = 1, *, config: RunnableConfig) -> str:
+        async def run() -> dict[str, Any]:
+            item, cart = await shop.add_to_cart(thread_id_of(config), product, quantity)
+            return {"added": fact(item), "quantity": quantity, "cart": cart_facts(cart), "total": str(cart.total)}
+
+        return await guarded(run())
+
+    async def show_cart(*, config: RunnableConfig) -> str:
+        async def run() -> dict[str, Any]:
+            cart = await shop.cart(thread_id_of(config))
+            return {"cart": cart_facts(cart), "total": str(cart.total)}
+
+        return await guarded(run())
+
+    async def remove_from_cart(product: str, quantity: int | None = None, *, config: RunnableConfig) -> str:
+        async def run() -> dict[str, Any]:
+            item, cart = await shop.remove_from_cart(thread_id_of(config), product, quantity)
+            return {"removed": fact(item), "cart": cart_facts(cart), "total": str(cart.total)}
+
+        return await guarded(run())
+
+    async def place_order(*, config: RunnableConfig) -> str:
+        # The LLM never places an order by itself: the graph asks the customer to confirm first.
+        async def run() -> dict[str, Any]:
+            cart = await shop.cart(thread_id_of(config))
+            return {
+                "needs_confirmation": True,
+                "cart": cart_facts(cart),
+                "total": str(cart.total),
+                "note": "El pedido se confirma con el cliente antes de registrarlo.",
+            }
+
+        return await guarded(run())
+
+    specs: list[tuple[Any, str, type[BaseModel], str]] = [
+        (search_products, "search_products", SearchArgs, "Busca productos del catálogo (búsqueda híbrida)."),
+        (product_details, "product_details", ProductRefArgs, "Ficha de un producto: precio, existencias, descripción."),
+        (compare_prices, "compare_prices", CompareArgs, "Compara precios de varios productos, del más barato al más caro."),
+        (check_stock, "check_stock", ProductRefArgs, "Existencias de un producto y alternativas si está agotado."),
+        (recommend_products, "recommend_products", RecommendArgs, "Productos parecidos o complementarios."),
+        (add_to_cart, "add_to_cart", CartAddArgs, "Añade unidades de un producto al carrito de esta conversación."),
+        (show_cart, "show_cart", NoArgs, "Muestra el carrito de esta conversación con su total."),
+        (remove_from_cart, "remove_from_cart", CartRemoveArgs, "Quita un producto (o unidades) del carrito."),
+        (place_order, "place_order", NoArgs, "Prepara el pedido del carrito; el cliente debe confirmarlo."),
+    ]  # fmt: skip
+    return [
+        StructuredTool.from_function(coroutine=fn, name=name, args_schema=schema, description=doc)
+        for fn, name, schema, doc in specs
+    ]
