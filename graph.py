@@ -39,8 +39,13 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     tokens = [t.strip("¿?¡!.,;:()\"'").upper() for t in text.split()]
     sku_hit = any(t in snapshot.sku_rows for t in tokens)
     words = clean_query(" ".join(fold(text).split()))
-    # "Matches the catalogue" means most of the words name something sold, not one stray word in a description.
-    catalogue_match = bool(words) and float(snapshot.name_index.coverage(catalog.query(words).stems).max()) >= 0.5
+    # "Matches the catalogue" means most of the words name something sold (typos allowed through trigrams),
+    # not one stray word in a description.
+    query = catalog.query(words)
+    catalogue_match = bool(words) and (
+        float(snapshot.name_index.coverage(query.stems).max()) >= 0.5
+        or float(snapshot.trigram_index.coverage(query.trigrams).max()) >= 0.6
+    )
     decision = await context.router.decide(
         text,
         vector=catalog.embedder.query_vector(" ".join(text.split())) if text.strip() else None,
@@ -71,7 +76,7 @@ def pick_route(state: AgentState) -> Route:
     return routes[0]
 
 
-def build() -> StateGraph:
+def build() -> StateGraph[AgentState, AgentContext, InputState, AgentState]:
     """Nodes and edges; `compile()` adds the checkpointer."""
     graph = StateGraph(AgentState, context_schema=AgentContext, input_schema=InputState)
     graph.add_node("cache_lookup", cache_lookup_graph)

@@ -9,19 +9,25 @@ import hmac
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from langchain_core.messages import AnyMessage, convert_to_messages
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langserve import add_routes
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from data import crud
+from chat import MAX_MESSAGE_CHARS, ChatService, TurnResult
+from data import conversations, crud
 from data.db import write_session
 from data.errors import describe
 from data.migrate import upgrade
@@ -205,9 +211,13 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
             catalog.embedder.id,
         )
         app.state.catalog = catalog
+        chat = ChatService(settings, catalog)
+        await chat.start()
+        app.state.chat = chat
         try:
             yield
         finally:
+            await chat.close()
             await catalog.close()
 
     app = FastAPI(
@@ -219,6 +229,8 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
     app.state.settings = settings
     _install_error_handlers(app)
     _product_routes(app)
+    _chat_routes(app)
+    _agent_routes(app)
     return app
 
 
@@ -352,6 +364,195 @@ def _product_routes(app: FastAPI) -> None:
             await crud.deactivate_product(session, product=product)
         await service.ensure_fresh()
         return Response(status_code=204)
+
+
+# --------------------------------------------------------------------------- chat
+
+THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+class ChatRequest(BaseModel):
+    """POST /chat body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+    thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN)
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("el mensaje está vacío")
+        return value.strip()
+
+
+class ChatProduct(BaseModel):
+    """A product mentioned in the reply, with its exact price and stock."""
+
+    id: int
+    sku: str
+    name: str
+    price: Decimal
+    stock: int
+
+
+class ChatResponse(BaseModel):
+    """What a chat client gets back: the reply and the facts behind it."""
+
+    reply: str
+    thread_id: str
+    route: str | None
+    products: list[ChatProduct]
+    cached: bool
+    awaiting_confirmation: bool
+    latency_ms: float
+
+    @classmethod
+    def of(cls, result: TurnResult) -> ChatResponse:
+        products = [
+            ChatProduct(id=p["id"], sku=p["sku"], name=p["name"], price=Decimal(p["price"]), stock=p["stock"])
+            for p in result.products
+            if "id" in p and "price" in p
+        ]
+        return cls(
+            reply=result.reply,
+            thread_id=result.thread_id,
+            route=result.route,
+            products=products,
+            cached=result.cached,
+            awaiting_confirmation=result.awaiting_confirmation,
+            latency_ms=result.latency_ms,
+        )
+
+
+class HistoryMessage(BaseModel):
+    """One stored message."""
+
+    role: str
+    content: str
+    route: str | None
+    created_at: datetime
+
+
+class ChatHistory(BaseModel):
+    """A conversation as recorded in the database."""
+
+    thread_id: str
+    channel: str
+    messages: list[HistoryMessage]
+
+
+def get_chat(request: Request) -> ChatService:
+    """The chat service built in the lifespan."""
+    chat: ChatService = request.app.state.chat
+    return chat
+
+
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+
+
+def role_of(request: Request) -> str:
+    """Admin when the request carries the valid X-API-Key (unlocks the low-stock report); customer otherwise."""
+    settings: Settings = request.app.state.settings
+    expected = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
+    given = request.headers.get("x-api-key", "")
+    return "admin" if expected and given and hmac.compare_digest(given.encode(), expected.encode()) else "customer"
+
+
+def _chat_routes(app: FastAPI) -> None:
+    @app.post("/chat", response_model=ChatResponse, tags=["chat"])
+    async def chat(body: ChatRequest, chat: ChatDep, request: Request) -> ChatResponse:
+        result = await chat.turn(body.message, thread_id=body.thread_id, channel="http", role=role_of(request))
+        return ChatResponse.of(result)
+
+    @app.get("/chat/history", response_model=ChatHistory, tags=["chat"])
+    async def chat_history(
+        session: SessionDep,
+        chat: ChatDep,
+        thread_id: Annotated[str, Query(pattern=THREAD_ID_PATTERN)],
+        limite: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> ChatHistory:
+        await chat.recorder.flush()  # turns already answered are in the record before we read it
+        found = await conversations.history(session, thread_id=thread_id, limit=limite)
+        if found is None:
+            raise HTTPException(404, f"No existe la conversación {thread_id}.")
+        conversation, messages = found
+        return ChatHistory(
+            thread_id=conversation.thread_id,
+            channel=conversation.channel,
+            messages=[
+                HistoryMessage(role=m.role, content=m.content, route=m.route, created_at=m.created_at) for m in messages
+            ],
+        )
+
+
+# --------------------------------------------------------------------------- LangServe: /agent
+
+
+class AgentInput(BaseModel):
+    """The conversation so far; the last message is the customer's. OpenAI-style role dicts are accepted."""
+
+    messages: list[AnyMessage] = Field(..., json_schema_extra={"widget": {"type": "chat", "input": "messages"}})
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _convert(cls, value: Any) -> Any:
+        if not isinstance(value, list) or not value:
+            raise ValueError("se necesita al menos un mensaje")
+        return convert_to_messages(value)
+
+
+def _agent_runnable(app: FastAPI) -> Runnable[Any, str]:
+    async def run(payload: AgentInput | dict[str, Any], config: RunnableConfig) -> str:
+        data = payload if isinstance(payload, AgentInput) else AgentInput.model_validate(payload)
+        messages = list(data.messages)
+        last = messages[-1]
+        text = last.content if isinstance(last.content, str) else str(last.content)
+        if last.type != "human" or not text.strip():
+            raise ValueError("El último mensaje debe ser del cliente y no puede estar vacío.")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"El mensaje no puede superar {MAX_MESSAGE_CHARS} caracteres.")
+        chat: ChatService = app.state.chat
+        configurable = config.get("configurable") or {}
+        thread_id = configurable.get("thread_id") or chat.thread_for_history(messages[:-1])
+        result = await chat.turn(
+            text.strip(), thread_id=thread_id, channel="langserve", role=configurable.get("role", "customer")
+        )
+        chat.remember_history(messages, result.reply, thread_id)
+        return result.reply
+
+    return RunnableLambda(run, name="agente_vendedor").with_types(input_type=AgentInput, output_type=str)
+
+
+async def _agent_config(config: dict[str, Any], request: Request) -> dict[str, Any]:
+    """Thread id from the X-Thread-Id header or the body's config (LangServe drops unknown configurable keys)."""
+    thread_id = request.headers.get("x-thread-id")
+    if thread_id is None and request.method == "POST":
+        try:
+            body = await request.json()
+            thread_id = (((body or {}).get("config") or {}).get("configurable") or {}).get("thread_id")
+        except ValueError:
+            thread_id = None
+    configurable = dict(config.get("configurable") or {})
+    if thread_id:
+        if not re.fullmatch(THREAD_ID_PATTERN, str(thread_id)):
+            raise HTTPException(422, "El identificador de conversación no es válido (letras, números, . _ : -).")
+        configurable["thread_id"] = str(thread_id)
+    configurable["role"] = role_of(request)
+    return {**config, "configurable": configurable}
+
+
+def _agent_routes(app: FastAPI) -> None:
+    add_routes(
+        app,
+        _agent_runnable(app),
+        path="/agent",
+        playground_type="chat",
+        per_req_config_modifier=_agent_config,
+        enabled_endpoints=["invoke", "batch", "stream", "stream_log", "stream_events", "playground", "input_schema",
+                           "output_schema", "config_schema"],
+    )  # fmt: skip
 
 
 def main() -> None:

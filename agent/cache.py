@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from agent.context import AgentContext, last_user_text
 from agent.planner import COLOURS, plan
 from agent.router import CUES, intents_in
-from agent.turn import TurnState, context_of
+from agent.turn import TurnState, context_of, prime_vectors
 from state import ProductFact, Route
 from vectorstore.text import fold, stem
 
@@ -55,6 +55,7 @@ def signature(text: str) -> tuple[str, str] | None:
 async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
+    prime_vectors(context, text)
     key = signature(text)
     if key is None:
         return {"cache": "skip"}

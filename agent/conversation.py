@@ -9,7 +9,7 @@ import re
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -70,7 +70,8 @@ def _history(state: ConversationState) -> str:
     return text
 
 
-async def reply(state: ConversationState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     text = turn_text(state)
     seed = turn_seed(config, text)

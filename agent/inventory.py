@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -38,7 +38,8 @@ async def understand(state: InventoryState, runtime: Runtime[AgentContext]) -> d
     return {"plan": (await read_turn(state, context_of(runtime))).dump()}
 
 
-async def look_up(state: InventoryState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def look_up(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     shop = context.shop
     p = Plan.load(state["plan"])
@@ -76,7 +77,8 @@ async def look_up(state: InventoryState, runtime: Runtime[AgentContext], config:
     return {"mode": "single", "found": [fact(report.item)], "alternatives": [fact(i) for i in report.alternatives]}
 
 
-async def reply(state: InventoryState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
     seed = turn_seed(config, p.text)

@@ -28,7 +28,7 @@ def euros(amount: Decimal | str) -> str:
     value = Decimal(str(amount)).quantize(Decimal("0.01"))
     sign = "-" if value < 0 else ""
     whole, cents = f"{abs(value):.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -46,14 +46,15 @@ async def split(state: OrchestratorState) -> dict[str, Any]:
 
 
 def fan_out(state: OrchestratorState) -> list[Send]:
-    base = {k: state[k] for k in ("messages", "products", "focus", "routes", "cart") if k in state}  # type: ignore[literal-required]
+    base = {k: state[k] for k in ("messages", "products", "focus", "routes", "cart") if k in state}
     return [
         Send("worker", {**base, "clause": clause, "index": i, "intent": intent})
         for i, (clause, intent) in enumerate(state["clauses"])
     ]
 
 
-async def worker(state: WorkerInput, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def worker(state: WorkerInput, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     from agent.subgraphs import SUBGRAPHS  # the registry imports this module too
 
     intent = state["intent"]
@@ -92,7 +93,7 @@ async def merge(state: OrchestratorState) -> dict[str, Any]:
 def build() -> Any:
     graph = StateGraph(OrchestratorState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
     graph.add_node("split", split)
-    graph.add_node("worker", worker)  # type: ignore[arg-type]
+    graph.add_node("worker", worker)
     graph.add_node("merge", merge)
     graph.add_edge(START, "split")
     graph.add_conditional_edges("split", fan_out, ["worker"])

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -79,7 +79,8 @@ async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict
     return {"plan": p.dump(), "action": action_of(p)}
 
 
-async def act(state: OrdersState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     shop = context.shop
     p = Plan.load(state["plan"])
@@ -110,7 +111,8 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext], config: Runnab
         return {"error": str(exc)}
 
 
-async def confirm(state: OrdersState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     """Ask, stop, and go on only with the customer's answer (LangGraph interrupt)."""
     lines, total = state.get("lines", []), state.get("total", "0.00")
     if not lines:
@@ -132,7 +134,8 @@ def after_act(state: OrdersState) -> Literal["confirm", "reply"]:
     return "reply"
 
 
-async def reply(state: OrdersState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
     action = state.get("action", "show")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -99,7 +99,8 @@ async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[st
     return {"mode": "list", "found": [fact(h.item) for h in hits]}
 
 
-async def reply(state: PricesState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
     seed = turn_seed(config, p.text)

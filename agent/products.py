@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -73,7 +73,8 @@ def _asks_details(p: Plan) -> bool:
                                        "como es", "que tal es", "describe"))  # fmt: skip
 
 
-async def reply(state: ProductsState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
     seed = turn_seed(config, p.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -74,7 +74,8 @@ async def look_up(state: RecommendationsState, runtime: Runtime[AgentContext]) -
     return {"kind": "need", "anchor": None, "found": [fact(h.item, reason=reason) for h in hits]}
 
 
-async def reply(state: RecommendationsState, runtime: Runtime[AgentContext], config: RunnableConfig) -> dict[str, Any]:
+async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
     found = state.get("found", [])

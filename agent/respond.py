@@ -110,7 +110,9 @@ async def _llm_turn(
         f"Borrador de respuesta, correcto pero mejorable:\n{draft}\n\n"
         "Escribe la respuesta final al cliente."
     )
-    history = [m for m in messages[-HISTORY:] if isinstance(m, HumanMessage | AIMessage) and not m.tool_calls]
+    history = [
+        m for m in messages[-HISTORY:] if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
+    ]
     convo: list[AnyMessage] = [SystemMessage(SYSTEM_PROMPT), *history, grounding]
     seen: list[Any] = []
     for _ in range(MAX_TOOL_ROUNDS + 1):

@@ -31,34 +31,48 @@ EXAMPLES_FILE = Path(__file__).with_name("route_examples.json")
 EMBEDDING_THRESHOLD = 0.55  # cosine to the nearest examples; below it the tier abstains
 Intent = Literal["products", "prices", "recommendations", "inventory", "orders"]
 
+# Imperative "put it in the cart" verbs, with or without enclitic pronouns (mete, métela, añádelo, apúntame...).
+_CART_VERBS = (
+    r"(?:anad|añad|agreg|met|pon|anot|apunt|reserv|apart|guard|ech)"
+    r"(?:e|a|ame|eme|alo|ala|elo|ela|alos|alas|elos|elas|amelo|amela|emelo|emela|me|lo|la|le|les)?"
+)
 CUES: dict[str, re.Pattern[str]] = {
     "orders": re.compile(
-        r"\bcarrit|\bcesta\b|\b(?:anad|añad|agreg|met|pon|quit|elimin|sac|borr)\w* (?:\w+ ){0,4}(?:al|del|en el|de la) "
-        r"(?:carrito|cesta|pedido)|\banad[ei]|\bañad[ei]|\bagrega|\bcomprar(?:lo|la|los|las)?\b|\blo compro\b|"
-        r"\bme (?:lo|la|los|las) (?:llevo|quedo)\b|\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar) (?:el |mi )?"
-        r"(?:pedido|compra)\b|\bconfirm(?:a|o|ar) (?:el |mi )?pedido\b|\bpagar\b|\bcheckout\b|\bquiero pedir\b|"
-        r"\bquitalo\b|\bquita (?:el|la|los|las|uno|una)\b|\b(?:lo|la) quiero\b|\bencarg(?:ar|o)\b"
+        r"\bcarrit|\bcarro\b|\bcesta\b|\bir a caja\b|\b" + _CART_VERBS + r"\b(?! (?:en|la|el) (?:cine|tele|television)\b)|"
+        r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
+        r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
+        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|\bcompr(?:o|e|a|á|alo|ala|amelo)\b(?! para)|"
+        r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
+        r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
+        r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
+        r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)"
     ),
     "prices": re.compile(
-        r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr)|\bque valen?\b|"
-        r"\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|\bcompar|\bpvp\b|\bofertas?\b|\bdescuentos?\b|"
-        r"\bpresupuesto\b|\bsale por\b|\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\bmas caro\b"
+        r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
+        r"\bque valen?\b|\b(?:a|en|por) cuanto\b|\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|"
+        r"\bcompar|\bpvp\b|\bofertas?\b|\bdescuentos?\b|\bpresupuesto\b|\bsale por\b|\bsale (?:mas )?a cuenta\b|"
+        r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj"
     ),
     "inventory": re.compile(
-        r"\bstock\b|\bexistencias\b|\bdisponib|\bquedan?\b|\bagotad|\bunidades\b(?!.*\bcarrito)|\brepon|\breposici|"
-        r"\binventario\b|\bllega(?:ra|n)? (?:mas|de nuevo)|\bvuelve(?:n)? a (?:haber|tener)|\bpoco stock\b|"
-        r"\bsin stock\b|\ben tienda\b|\bhay (?:unidades|existencias)\b|\bteneis (?:unidades|existencias)\b"
+        r"\bsto[ck]k?\b|\bexistencias?\b|\bdisponib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
+        r"\brepon|\breposici|\binventario\b|\bllega(?:ra|n)? (?:mas|de nuevo)|\bvuelve(?:n)? a (?:haber|tener)|"
+        r"\bsin stock\b|\ben tienda\b|\bhay (?:unidades|existencias)\b"
     ),
     "recommendations": re.compile(
-        r"\brecomi[ae]nd|\brecomendaci|\baconsej|\bsugier|\bsugerenci|\bparecid|\bsimilar|\balternativ|\ben vez de\b|"
-        r"\bcombina\b|\bva bien con\b|\bcomplement|\baccesorios? (?:para|de|que)\b|\bregal|\bque (?:me )?(?:compro|llevo) "
-        r"para\b|\bcual (?:es )?(?:el|la) mejor\b|\bmerece la pena\b|\bvale la pena\b|\bopinas?\b|\bideal para\b"
+        r"\bre[ck]omi?[ae]nd|\brecomendaci|\baconsej|\bsugier|\bsugerenci|\bparecid|\bsimilar|\balternativ|"
+        r"\ben vez de\b|\bcombina\b|\bva bien con\b|\bcomplement|\baccesorios?\b|\bregal|\bconviene\b|"
+        r"\b(?:le|les) (?:va|van|pega|pegan|sirve|sirven|queda bien)\b|\bque (?:me )?(?:compro|llevo|pongo) (?:para|si)\b|"
+        r"\bque me llevo\b|\bcual (?:es )?(?:el|la) mejor\b|\balgo mejor\b|\bmejor que\b|\bmerece la pena\b|"
+        r"\bvale la pena\b|\bopinas?\b|\bideal para\b|\bpor donde empiezo\b|\bque necesito\b"
     ),
     "products": re.compile(
-        r"\bbusc|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bhay\b|\bmuestr|\bensen|\benseñ|"
-        r"\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|\binformacion (?:de|sobre)\b|\bcomo es\b|"
-        r"\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|"
-        r"\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|\bmide\b|\bpesa\b|\bfunciona con\b"
+        r"\bbusc|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
+        r"\bmuestr|\bmostr|\bensen|\benseñ|\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|"
+        r"\binformacion (?:de|sobre)\b|\bcomo es\b|\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|"
+        r"\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|"
+        r"\bmide\b|\bpesa\b|\bfunciona con\b|\bcuant[oa]s? (?:megapixeles|gb|pulgadas|vatios|horas|litros|kilos|mah)\b|"
+        r"\bcuanto (?:dura|pesa|mide|ocupa)\b|\bque (?:tamano|capacidad|autonomia|resolucion|potencia|medidas|bateria)\b|"
+        r"\b(?:sirve|vale|es compatible) (?:para|con)\b"
     ),
 }
 GREETING = re.compile(
@@ -77,7 +91,9 @@ OUT_OF_SCOPE = re.compile(
     r"\bpresidente\b|\bgobierno\b|\bchiste\b|\breceta de\b|\bcomo se (?:hace|cocina|prepara)\b|\bdeberes\b|"
     r"\btarea\b|\bmedico\b|\bdiagnostic|\bsintomas?\b|\bnoticias\b|\bcapital de\b|\bquien gano\b|"
     r"\bhoroscopo\b|\bloteria\b|\bbitcoin\b|\bcriptomoneda|\bnetflix\b|\bpelicula\b|\bserie de tv\b|"
-    r"\bsentido de la vida\b|\bcuantos anos tienes\b|\btraduce\b|\bescribe (?:un|una) (?:poema|cancion|redaccion)\b"
+    r"\bsentido de la vida\b|\bcuantos anos tienes\b|\btraduce\b|\bescribe (?:un|una) (?:poema|cancion|redaccion)\b|"
+    r"^por que\b|\brestaurante|\bhotel(?:es)?\b|\bvuelos?\b|\bjuega (?:el|la)\b|\bseleccion\b|\bcancion\b|"
+    r"\bhay alguien\b|\bdireccion de envio\b"
 )
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
@@ -86,9 +102,9 @@ FOLLOW_UP = re.compile(
     r"^(?:y |e )?(?:en|de|con) (?:\w+ ?){1,3}$|^y (?:el|la|los|las|si|de|en)\b|^(?:y )?(?:el|la) (?:mas|menos)\b|"
     r"^(?:y )?(?:ese|esa|este|esta|eso|esto)\b|^(?:y )?(?:otro|otra|otros)\b"
 )
-CLAUSE_SPLIT = re.compile(r"\s*(?:\?|;|\. |\by ademas\b|\badem[aá]s\b|\btambien\b|, y |\by\b(?= (?:que|cuanto|cuantos|"
-                          r"cuantas|cual|tene|tien|hay|qued|recom|busc|me |dime|enseñ|ensen|quiero|añad|anad|el precio|"
-                          r"precio|stock|algo)))\s*")  # fmt: skip
+# Clauses: split at every "?", ";", ". ", "," and " y "; clauses with no cue of their own are merged back into the
+# previous one ("precio del iphone y del galaxy" stays one price question).
+CLAUSE_SPLIT = re.compile(r"\s*(?:\?|;|\. |,|\by\b|\be\b(?= \w)|\bademas\b|\btambien\b)\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +157,10 @@ def clause_intents(folded: str) -> list[tuple[str, Intent]]:
 
 def main_intent(found: list[Intent]) -> Intent | None:
     """One clause, several cues: the most specific wins (a price question that says "tenéis" is about price)."""
-    for name in ("orders", "recommendations", "prices", "inventory", "products"):
+    order: tuple[Intent, ...] = ("orders", "recommendations", "prices", "inventory", "products")
+    for name in order:
         if name in found:
-            return name  # type: ignore[return-value]
+            return name
     return None
 
 
@@ -159,18 +176,23 @@ class Router:
 
     # ------------------------------------------------------------------ tier 2 data
 
+    def warm_up(self) -> None:
+        """Embed the example utterances now (a second or two) rather than during the first customer's turn."""
+        self._load_examples()
+
     def _load_examples(self) -> None:
         if self._matrix is not None or self.embedder is None:
             return
         examples = self._examples
         if examples is None:
             examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8")) if EXAMPLES_FILE.exists() else {}
-        texts, labels = [], []
+        texts: list[str] = []
+        labels: list[Route] = []
         for route, utterances in examples.items():
             if route in ROUTES:
                 texts += utterances
                 labels += [route] * len(utterances)
-        self._labels = labels  # type: ignore[assignment]
+        self._labels = labels
         self._matrix = self.embedder.document_vectors(texts) if texts else np.zeros((0, self.embedder.dimension))
 
     def embedding_vote(self, vector: np.ndarray, k: int = 5) -> tuple[Route | None, float]:

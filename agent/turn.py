@@ -65,6 +65,15 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
     return result
 
 
+def prime_vectors(context: AgentContext, text: str) -> None:
+    """Embed the message and its product words in one batch; routing, cache and search then find them memoised."""
+    message = " ".join(text.split())
+    if not message:
+        return
+    words = plan(text).query
+    context.shop.catalog.embedder.query_vectors([message, words] if words and words != message else [message])
+
+
 def search_query(context: AgentContext, text: str, words: str) -> Query:
     """What to search: the product words of the message, for both keywords and meaning.
 

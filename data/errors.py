@@ -18,6 +18,8 @@ FIELD_NAMES = {
     "stock": "existencias",
     "active": "activo",
     "attributes": "atributos",
+    "message": "mensaje",
+    "thread_id": "conversación",
 }
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -187,3 +188,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = start_server(tmp)
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+async def chat(service: CatalogService, tmp_path: Path) -> AsyncIterator[Any]:
+    """The agent in-process (memory checkpointer, no LLM) on its own copy of the sample catalogue."""
+    from chat import ChatService
+    from data.migrate import upgrade
+
+    await upgrade(service.engine)  # cart and order tables
+    settings = make_settings(tmp_path, checkpointer="memory")
+    chat_service = ChatService(settings, service)
+    await chat_service.start()
+    yield chat_service
+    await chat_service.close()

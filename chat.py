@@ -1,0 +1,231 @@
+"""One customer turn, whatever the channel (POST /chat, LangServe, the playground, Telegram).
+
+`ChatService` owns the compiled graph with its checkpointer. A turn resumes a pending order confirmation when
+there is one (a clear yes or no answers it; anything else leaves the order unconfirmed and is answered as a new
+question), runs the graph otherwise, and records the exchange in the Conversation/Message tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AnyMessage, HumanMessage
+from langgraph.types import Command
+
+import graph as agent_graph
+from agent.context import AgentContext
+from agent.llm import build_llm
+from agent.orders import answer_kind
+from data.conversations import record_turn
+from data.db import write_session
+from settings import Settings
+from state import ProductFact
+from tools.catalog import CatalogService
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One answered turn waiting to be written to the record."""
+
+    thread_id: str
+    channel: str
+    user_text: str
+    reply: str
+    route: str | None
+
+
+class ConversationRecorder:
+    """Writes finished turns to the Conversation/Message tables off the customer's critical path.
+
+    Turns queue up and a single writer stores them in batches (one transaction per batch, in arrival order).
+    Readers of the record call `flush()` first, so a history request never misses a turn already answered; on
+    shutdown the queue is drained. A failed batch is retried turn by turn and what still fails is logged.
+    """
+
+    def __init__(self, catalog: CatalogService, max_batch: int = 64) -> None:
+        self.catalog = catalog
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[TurnRecord] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.failed = 0
+
+    def start(self) -> None:
+        self._worker = asyncio.get_running_loop().create_task(self._run(), name="conversation-recorder")
+
+    def put(self, record: TurnRecord) -> None:
+        self._queue.put_nowait(record)
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            except Exception:
+                log.warning("recording a batch of %d turns failed; retrying one by one", len(batch), exc_info=True)
+                for record in batch:
+                    try:
+                        await self._write([record])
+                    except Exception:
+                        self.failed += 1
+                        log.exception("could not record a turn of thread %s", record.thread_id)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[TurnRecord]) -> None:
+        async with write_session(self.catalog.sessions) as session:
+            for r in batch:
+                await record_turn(
+                    session, thread_id=r.thread_id, channel=r.channel, user_text=r.user_text, reply=r.reply,
+                    route=r.route,
+                )  # fmt: skip
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced, for any channel."""
+
+    reply: str
+    thread_id: str
+    route: str | None
+    products: list[ProductFact] = field(default_factory=list)
+    cached: bool = False
+    awaiting_confirmation: bool = False
+    latency_ms: float = 0.0
+
+
+class ChatService:
+    """The agent for one process: graph + checkpointer + context."""
+
+    def __init__(self, settings: Settings, catalog: CatalogService, context: AgentContext | None = None) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.context = context or AgentContext.build(catalog, settings, build_llm(settings))
+        self._stack = AsyncExitStack()
+        self.graph: Any = None
+        self._threads_by_history: OrderedDict[str, str] = OrderedDict()
+        self.recorder = ConversationRecorder(catalog)
+
+    async def start(self) -> None:
+        """Open the checkpointer inside the running loop (AsyncSqliteSaver must be created there)."""
+        if self.settings.checkpointer == "sqlite":
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            path = self.settings.var_dir / "checkpoints.db"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            saver: Any = await self._stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(path)))
+            await saver.setup()
+        else:
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            saver = InMemorySaver()
+        self.graph = agent_graph.compile(saver)
+        self.context.router.warm_up()
+        self.recorder.start()
+
+    async def close(self) -> None:
+        await self.recorder.close()
+        await self._stack.aclose()
+
+    def config(self, thread_id: str, role: str = "customer") -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id, "role": role}}
+
+    async def turn(
+        self, message: str, *, thread_id: str | None = None, channel: str = "http", role: str = "customer"
+    ) -> TurnResult:
+        started = time.perf_counter()
+        thread_id = thread_id or uuid.uuid4().hex
+        config = self.config(thread_id, role)
+        prefix = ""
+        snapshot = await self.graph.aget_state(config)
+        if snapshot.interrupts:
+            kind = answer_kind(message)
+            if kind != "other":
+                out = await self._run(Command(resume=message), config)
+                return await self._finish(out, message, thread_id, channel, started)
+            await self._run(Command(resume="no"), config)  # a new question: leave the order unconfirmed
+            prefix = "(He dejado el pedido sin confirmar; tu carrito sigue guardado.)\n\n"
+        out = await self._run({"messages": [HumanMessage(message)]}, config)
+        return await self._finish(out, message, thread_id, channel, started, prefix)
+
+    async def _run(self, payload: Any, config: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.graph.ainvoke(payload, config, context=self.context, durability="exit")
+        return result
+
+    async def _finish(
+        self, out: dict[str, Any], message: str, thread_id: str, channel: str, started: float, prefix: str = ""
+    ) -> TurnResult:
+        interrupts = out.get("__interrupt__") or []
+        routes = out.get("routes") or []
+        if interrupts:
+            reply = str(interrupts[0].value.get("question", ""))
+            route: str | None = "orders"
+        else:
+            messages = out.get("messages") or []
+            reply = str(messages[-1].content) if messages else ""
+            route = routes[0] if routes else None
+        reply = prefix + reply
+        self.recorder.put(TurnRecord(thread_id, channel, message, reply, route))
+        return TurnResult(
+            reply=reply,
+            thread_id=thread_id,
+            route=route,
+            products=list(out.get("products") or []) if not interrupts else [],
+            cached=out.get("cache") == "hit",
+            awaiting_confirmation=bool(interrupts),
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    # ------------------------------------------------------------------ stateless clients (chat playground)
+
+    def thread_for_history(self, history: Sequence[AnyMessage]) -> str:
+        """A thread id for clients that resend the whole conversation each time (the LangServe chat playground).
+
+        The history before the new message identifies the conversation: if we answered exactly that history
+        before, it is the same thread, so references like "el segundo" keep working.
+        """
+        key = _history_key(history)
+        thread = self._threads_by_history.get(key)
+        return thread or f"pg-{uuid.uuid4().hex}"
+
+    def remember_history(self, history: Sequence[AnyMessage], reply: str, thread_id: str) -> None:
+        from langchain_core.messages import AIMessage
+
+        key = _history_key([*history, AIMessage(reply)])
+        self._threads_by_history[key] = thread_id
+        while len(self._threads_by_history) > 10000:
+            self._threads_by_history.popitem(last=False)
+
+
+def _history_key(history: Sequence[AnyMessage]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for message in history:
+        content = message.content if isinstance(message.content, str) else str(message.content)
+        digest.update(f"{message.type}\x1f{content.strip()}\x1e".encode())
+    return digest.hexdigest()
