@@ -502,17 +502,23 @@ class AgentInput(BaseModel):
             raise ValueError("se necesita al menos un mensaje")
         return convert_to_messages(value)
 
+    @field_validator("messages")
+    @classmethod
+    def _last_from_customer(cls, value: list[AnyMessage]) -> list[AnyMessage]:
+        last = value[-1]
+        text = last.content if isinstance(last.content, str) else ""
+        if last.type != "human" or not text.strip():
+            raise ValueError("el último mensaje debe ser del cliente y ser un texto no vacío")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"el mensaje no puede superar {MAX_MESSAGE_CHARS} caracteres")
+        return value
+
 
 def _agent_runnable(app: FastAPI) -> Runnable[Any, str]:
     async def run(payload: AgentInput | dict[str, Any], config: RunnableConfig) -> str:
         data = payload if isinstance(payload, AgentInput) else AgentInput.model_validate(payload)
         messages = list(data.messages)
-        last = messages[-1]
-        text = last.content if isinstance(last.content, str) else str(last.content)
-        if last.type != "human" or not text.strip():
-            raise ValueError("El último mensaje debe ser del cliente y no puede estar vacío.")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise ValueError(f"El mensaje no puede superar {MAX_MESSAGE_CHARS} caracteres.")
+        text = str(messages[-1].content)
         chat: ChatService = app.state.chat
         configurable = config.get("configurable") or {}
         thread_id = configurable.get("thread_id") or chat.thread_for_history(messages[:-1])

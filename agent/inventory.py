@@ -106,7 +106,8 @@ async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[s
         "products": shown if mode != "report" else [],
         "focus": found[0] if mode == "single" and found else state.get("focus"),
         "facts": facts,
-        "query": f"stock {mode} {p.query}".strip(),
+        # Role-dependent answers (the owner's report, or its refusal) are never cached.
+        "query": "" if mode in ("report", "forbidden") else f"stock {mode} {p.query}".strip(),
     }
 
 

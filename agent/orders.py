@@ -90,10 +90,14 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
         if action == "add":
             ref: Any = p.references[0]["id"] if p.references else None
             if ref is None:
-                hits = await shop.search(search_query(context, turn_text(state), p.query), limit=1)
-                if not hits or hits[0].keyword_score <= 0:
-                    raise ToolError(f"No encuentro «{p.query}» en el catálogo.")
-                ref = hits[0].item.id
+                match = await shop.best_match(search_query(context, turn_text(state), p.query)) if p.query else None
+                if match is None:
+                    raise ToolError(
+                        f"No encuentro «{p.query}» en el catálogo. Dime el nombre del producto o elige uno de la lista."
+                        if p.query
+                        else "¿Qué producto quieres añadir? Dime su nombre o elige uno de la lista."
+                    )
+                ref = match.id
             item, cart = await shop.add_to_cart(thread_id, ref, p.quantity)
             return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total)}
         if action == "remove":

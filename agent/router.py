@@ -38,7 +38,9 @@ _CART_VERBS = (
 )
 CUES: dict[str, re.Pattern[str]] = {
     "orders": re.compile(
-        r"\bcarrit|\bcarro\b|\bcesta\b|\bir a caja\b|\b" + _CART_VERBS + r"\b(?! (?:en|la|el) (?:cine|tele|television)\b)|"
+        r"\bcarrit|\bcarro\b|\bcesta\b|\bir a caja\b|\b"
+        + _CART_VERBS
+        + r"\b(?! (?:en|la|el) (?:cine|tele|television)\b)|"
         r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
         r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
         r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|\bcompr(?:o|e|a|á|alo|ala|amelo)\b(?! para)|"

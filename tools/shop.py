@@ -145,10 +145,22 @@ class Shop:
         by_sku = index.by_sku(text)
         if by_sku is not None:
             return by_sku
-        hits = await self.catalog.search(text, limit=1)
-        if not hits or hits[0].keyword_score <= 0:
+        item = await self.best_match(text)
+        if item is None:
             raise ToolError(f"No encuentro ningún producto que coincida con «{text}».")
-        return hits[0].item
+        return item
+
+    async def best_match(self, query: str | Query) -> CatalogueItem | None:
+        """The product a name refers to, or None when nothing is really called that.
+
+        "Really" means the SKU, or at least half of the words in the product's name: a stray trigram or a word
+        in some description ("cosas", "nokia dorado") must not turn into a product in a cart.
+        """
+        hits = await self.catalog.search(query, limit=1)
+        if not hits:
+            return None
+        top = hits[0]
+        return top.item if "sku" in top.matched_by or top.name_match >= 0.5 else None
 
     async def variant(self, item: CatalogueItem, wanted: Sequence[str]) -> CatalogueItem | None:
         """The same model in another version: "ese en negro", "¿y en 128?", "la talla 43"."""
