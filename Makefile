@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: help install install-dev setup run test lint bench bench-import clean
+.PHONY: help install install-dev browser setup run test lint bench bench-import clean
 
 help:
 	@echo "make run    instala, prepara la base de datos y el índice, y arranca el servidor (http://127.0.0.1:8001)"
@@ -33,7 +33,22 @@ $(VENV)/.dev: $(VENV)/.runtime
 
 install: $(VENV)/.runtime
 
-install-dev: $(VENV)/.dev
+install-dev: $(VENV)/.dev browser
+
+# Headless Chromium for tests/test_playground.py: Debian's packages, never a downloaded browser. Checked on every
+# run (two file tests) and installed only when missing; `apt-get update` only if the first install fails.
+CHROMIUM      ?= /usr/bin/chromium
+CHROMEDRIVER  ?= /usr/bin/chromedriver
+APT_BROWSER   := chromium chromium-driver
+APT_INSTALL   := env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0
+
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "Instalando $(APT_BROWSER) con apt-get (tests del navegador)..."; \
+		$$sudo $(APT_INSTALL) $(APT_BROWSER) >/dev/null 2>&1 \
+			|| { $$sudo apt-get update -qq >/dev/null && $$sudo $(APT_INSTALL) $(APT_BROWSER) >/dev/null; }; \
+	fi
 
 .env:
 	@sed "s|^ADMIN_API_KEY=.*|ADMIN_API_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))')|" .env.example > .env

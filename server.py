@@ -556,8 +556,9 @@ def _agent_routes(app: FastAPI) -> None:
         path="/agent",
         playground_type="chat",
         per_req_config_modifier=_agent_config,
+        # The chat playground fetches /agent/c/<config hash>/input_schema: config_hashes must stay enabled.
         enabled_endpoints=["invoke", "batch", "stream", "stream_log", "stream_events", "playground", "input_schema",
-                           "output_schema", "config_schema"],
+                           "output_schema", "config_schema", "config_hashes"],
     )  # fmt: skip
 
 

@@ -67,7 +67,7 @@ def price_single(p: ProductFact, *, seed: str) -> str:
         [
             f"{p['name']} cuesta {euros(p['price'])} ({stock_phrase(p['stock'])}).",
             f"El precio de {p['name']} es {euros(p['price'])}; {stock_phrase(p['stock'])}.",
-            f"{p['name']}: {euros(p['price'])}. Ahora mismo está {stock_phrase(p['stock'])}."
+            f"{p['name']}: {euros(p['price'])}. Disponibilidad: {stock_phrase(p['stock'])}."
             if p["stock"] > 0
             else f"{p['name']}: {euros(p['price'])}, aunque está {stock_phrase(p['stock'])}.",
         ],
@@ -112,7 +112,7 @@ def stock_single(p: ProductFact, alternatives: Sequence[ProductFact], *, seed: s
     if p["stock"] > 0:
         return pick(
             [
-                f"Sí, {p['name']} está {stock_phrase(p['stock'])}. Cuesta {euros(p['price'])}.",
+                f"Sí, {p['name']} está disponible: {stock_phrase(p['stock'])}. Cuesta {euros(p['price'])}.",
                 f"¡Hay! De {p['name']} {('quedan ' + units(p['stock'])) if p['stock'] > 1 else 'queda 1 unidad'}"
                 f" ({euros(p['price'])}).",
             ],

@@ -133,10 +133,10 @@ def over_http(var_dir: Path, sets: dict[str, list[str]]) -> dict[str, list[float
 
 def report(title: str, timings: dict[str, list[float]]) -> None:
     print(f"\n{title}")
-    print(f"{'modo':<10} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'media':>8}")
+    print(f"{'':<14} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'media':>8}")
     for mode, samples in timings.items():
         print(
-            f"{mode:<10} {len(samples):>5} {percentile(samples, 50):>8.2f} {percentile(samples, 95):>8.2f} "
+            f"{mode:<14} {len(samples):>5} {percentile(samples, 50):>8.2f} {percentile(samples, 95):>8.2f} "
             f"{statistics.fmean(samples):>8.2f}"
         )
 
@@ -145,7 +145,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--queries", type=int, default=200, help="consultas por modo")
     parser.add_argument("--var-dir", type=Path, help="reutiliza un catálogo ya importado (omite la importación)")
+    parser.add_argument("--solo", choices=["busqueda", "chat"], help="mide solo una parte")
     args = parser.parse_args(argv)
+    if args.solo != "busqueda":
+        from bench.chat import run as run_chat
+
+        chat = run_chat()
+        report("Conversación por HTTP (proveedor offline, catálogo de ejemplo, 200 preguntas distintas)", chat)
+        p50, p95 = percentile(chat["/chat"], 50), percentile(chat["/chat"], 95)
+        verdict = "cumplido" if p50 <= 30 and p95 <= 80 else "NO cumplido"
+        print(f"/chat p50 {p50:.2f} ms, p95 {p95:.2f} ms (objetivo p50 ≤ 30 ms y p95 ≤ 80 ms: {verdict})")
+        if args.solo == "chat":
+            return 0
     sets = queries(args.queries)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         var_dir = args.var_dir or Path(tmp) / "var"

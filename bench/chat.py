@@ -1,0 +1,75 @@
+"""Chat-turn latency over HTTP with the offline provider: POST /chat and /agent/invoke, 200 questions each.
+
+Questions are real Spanish customer wording (evals/datasets/routing.jsonl: every route, Spain and Latin America,
+typos, multi-intent), each endpoint getting its own 200 distinct ones, each as the first turn of a new
+conversation, so neither rides on the other's cache.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from settings import ROOT
+
+ROUTING = ROOT / "evals" / "datasets" / "routing.jsonl"
+ESCI_QUERIES = ROOT.parent / "shared" / "datasets" / "esci_es" / "esci_es_test_queries3844.csv"
+
+
+def questions(n: int, seed: int = 11) -> list[str]:
+    rows = [json.loads(line)["text"] for line in ROUTING.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with ESCI_QUERIES.open(encoding="utf-8") as fh:
+        extra = [f"busco {r['query'].strip(chr(34) + chr(39) + ' ')}" for r in csv.DictReader(fh)]
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    rng.shuffle(extra)
+    pool = list(dict.fromkeys(rows + extra))
+    return pool[:n]
+
+
+def run(n_per_endpoint: int = 200) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+        var = Path(tmp) / "var"
+        env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
+               "OPENAI_API_KEY": "", "LLM_PROVIDER": "offline", "LOG_LEVEL": "WARNING"}  # fmt: skip
+        subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+        port = 8000 + random.Random().randint(100, 899)
+        env.update(HOST="127.0.0.1", PORT=str(port))
+        server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                for _ in range(600):
+                    try:
+                        if client.get("/health").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        time.sleep(0.1)
+                pool = questions(2 * n_per_endpoint + 20)
+                for q in pool[:20]:  # warm-up
+                    client.post("/chat", json={"message": q})
+                timings: dict[str, list[float]] = {"/chat": [], "/agent/invoke": []}
+                for q in pool[20 : 20 + n_per_endpoint]:
+                    started = time.perf_counter()
+                    response = client.post("/chat", json={"message": q, "thread_id": uuid.uuid4().hex})
+                    timings["/chat"].append((time.perf_counter() - started) * 1000)
+                    response.raise_for_status()
+                for q in pool[20 + n_per_endpoint : 20 + 2 * n_per_endpoint]:
+                    body = {"input": {"messages": [{"role": "user", "content": q}]}}
+                    started = time.perf_counter()
+                    response = client.post("/agent/invoke", json=body, headers={"X-Thread-Id": uuid.uuid4().hex})
+                    timings["/agent/invoke"].append((time.perf_counter() - started) * 1000)
+                    response.raise_for_status()
+                return timings
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
