@@ -196,7 +196,7 @@ class ChatService:
             reply=reply,
             thread_id=thread_id,
             route=route,
-            products=list(out.get("products") or []) if not interrupts else [],
+            products=_shown(out) if not interrupts else [],
             cached=out.get("cache") == "hit",
             awaiting_confirmation=bool(interrupts),
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
@@ -221,6 +221,17 @@ class ChatService:
         self._threads_by_history[key] = thread_id
         while len(self._threads_by_history) > 10000:
             self._threads_by_history.popitem(last=False)
+
+
+def _shown(out: dict[str, Any]) -> list[ProductFact]:
+    """The products this reply presents (not the list still in play for references), once each."""
+    seen: set[Any] = set()
+    shown: list[ProductFact] = []
+    for fact in out.get("shown") or []:
+        if fact.get("sku") not in seen:
+            seen.add(fact.get("sku"))
+            shown.append(fact)
+    return shown
 
 
 def _history_key(history: Sequence[AnyMessage]) -> str:

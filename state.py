@@ -115,6 +115,7 @@ class AgentState(InputState, total=False):
     routes: list[Route]  # the route(s) chosen for this turn
     products: Annotated[list[ProductFact], _keep_last_list]  # last products shown: "el segundo", "ese"
     focus: ProductFact | None  # the product the conversation is about right now
+    shown: list[ProductFact]  # the products this turn's reply presents (what /chat returns as "products")
     cart: list[CartFact]
     facts: list[ProductFact]  # everything tools reported this turn (checks the LLM's figures)
     cache: Literal["hit", "miss", "skip"]

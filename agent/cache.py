@@ -28,6 +28,7 @@ class CacheState(TurnState, total=False):
     cache: Literal["hit", "miss", "skip"]
     cache_key: tuple[str, str]
     reply: str
+    shown: list[ProductFact]
     query: str
     facts: list[Any]
 
@@ -45,7 +46,9 @@ def signature(text: str) -> tuple[str, str] | None:
     numbers = sorted(set(re.findall(r"\d+(?:[.,]\d+)?", folded)))
     colours = sorted({c for c in COLOURS if re.search(rf"\b{c}\b", folded)})
     budget = f"{p.min_price}-{p.max_price}" if p.min_price or p.max_price else ""
-    flags = "".join(flag for flag, on in (("c", p.cheapest), ("d", p.dearest), ("s", p.in_stock)) if on)
+    flags = "".join(
+        flag for flag, on in (("c", p.cheapest), ("d", p.dearest), ("s", p.in_stock), ("i", p.details)) if on
+    )
     sig = "|".join(
         [",".join(sorted(set(intents))), ",".join(words), ",".join(numbers), ",".join(colours), budget, flags]
     )
@@ -68,6 +71,7 @@ async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str,
         "cache": "hit",
         "cache_key": key,
         "reply": payload["reply"],
+        "shown": payload.get("shown") or [],
         "products": payload.get("products") or [],
         "focus": payload.get("focus"),
         "routes": payload.get("routes") or [],
@@ -89,7 +93,13 @@ async def store(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, 
         key[0],
         key[1],
         context.shop.catalog.index.revision,
-        {"reply": state["reply"], "products": products, "focus": state.get("focus"), "routes": routes},
+        {
+            "reply": state["reply"],
+            "shown": list(state.get("shown") or []),
+            "products": products,
+            "focus": state.get("focus"),
+            "routes": routes,
+        },
         context.shop.catalog.embedder.query_vector(" ".join(text.split())),
         ttl=TTL_SECONDS.get(routes[0]),
     )

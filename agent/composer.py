@@ -125,6 +125,15 @@ def stock_single(p: ProductFact, alternatives: Sequence[ProductFact], *, seed: s
     return text
 
 
+def stock_list(query: str, found: Sequence[ProductFact], *, seed: str) -> str:
+    """Availability of several candidates when a stock question does not single one out."""
+    if not found:
+        return f"No encuentro «{query}» en el catálogo. ¿Me dices el nombre exacto o la marca?"
+    intro = pick([f"Esto es lo que hay de «{query}»:", f"Disponibilidad de «{query}»:"], seed)
+    lines = [f"{i}. {p['name']}: {stock_phrase(p['stock'])} ({euros(p['price'])})" for i, p in enumerate(found, 1)]
+    return "\n".join([intro, *lines, "¿Te interesa alguno? Dime cuál."])
+
+
 def stock_variants(found: Sequence[ProductFact], *, seed: str) -> str:
     available = [p for p in found if p["stock"] > 0]
     intro = (

@@ -19,19 +19,21 @@ from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, context_of, turn_text
 from vectorstore.text import fold
 
-Kind = Literal["greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "out_of_scope"]
+Kind = Literal["greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "no_context", "out_of_scope"]
 
 PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     ("history", re.compile(r"\bque te (?:habia |he )?(?:preguntado|dicho|pedido|pregunte)\b|\bde que (?:hablabamos|estabamos)"
                            r"|\brepite\b|\blo (?:de antes|anterior)\b|\bque me (?:dijiste|has dicho|recomendaste)\b")),
-    ("help", re.compile(r"\bayuda\b|\bque (?:puedes|sabes|podes) hacer\b|\bcomo funciona|\bque haces\b|\b/(?:start|ayuda|help)\b"
+    ("help", re.compile(r"\bayuda\b|\b(?:que|q) (?:puedes|sabes|podes) hacer\b|\bcomo funciona|\bque haces\b|\b/(?:start|ayuda|help)\b"
                         r"|\bpara que sirves\b|\bopciones\b")),
     ("identity", re.compile(r"\bquien eres\b|\bcomo te llamas\b|\beres (?:un )?(?:bot|robot|humano|persona|ia)\b")),
-    ("thanks", re.compile(r"\bgracias\b|\bmuy amable\b|\bte lo agradezco\b")),
+    ("thanks", re.compile(r"\bgracias\b|\bgrasias\b|\bgrax\b|\bmuy amable\b|\bte lo agradezco\b")),
     ("ack", re.compile(r"^(?:si|no|vale|ok|okey|bien|entendido|claro|perfecto|genial|estupendo|de acuerdo|nada|"
                        r"nada mas|eso es todo|ya esta)$")),
     ("goodbye", re.compile(r"\badios\b|\bhasta (?:luego|pronto|manana|otra)\b|\bchao\b|\bnos vemos\b|\bbuenas noches\b")),
-    ("greeting", re.compile(r"^(?:hola|buenas|buenos dias|buenas tardes|hey|hi|saludos|que tal|holi|buen dia)\b")),
+    ("greeting", re.compile(r"^(?:hola|ola|buenas|buenos dias|buenas tardes|hey|hi|saludos|(?:que|q) tal|holi|buen dia)\b")),
+    ("no_context", re.compile(r"^(?:y )?(?:el|la|los|las) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|ultim[oa])\b|"
+                              r"^(?:y )?(?:ese|esa|este|esta)$|^(?:y )?en (?:negro|blanco|rojo|azul)$")),
 ]  # fmt: skip
 
 CAPABILITIES = ("buscar productos, darte precios y existencias exactos, compararlos, recomendarte lo que mejor te "
@@ -94,6 +96,9 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
             draft = f"Soy el asistente virtual de ventas de la tienda: puedo {CAPABILITIES}."
         case "history":
             draft = _history(state)
+        case "no_context":
+            draft = ("Todavía no te he enseñado ningún producto en esta conversación, así que no sé a cuál te refieres. "
+                     "¿Qué estás buscando?")  # fmt: skip
         case _:
             draft = pick(
                 [f"Eso se me escapa: solo sé de la tienda. Puedo {CAPABILITIES}. ¿Buscas algo en concreto?",
@@ -104,7 +109,7 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
         if kind not in ("history",)
         else draft
     )
-    return {"reply": out, "facts": [], "query": f"conversacion {kind}"}
+    return {"reply": out, "shown": [], "facts": [], "query": f"conversacion {kind}"}
 
 
 def build() -> Any:

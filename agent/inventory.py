@@ -12,7 +12,6 @@ from langgraph.runtime import Runtime
 from agent import composer
 from agent.context import AgentContext, is_admin, turn_seed
 from agent.planner import Plan
-from agent.products import describe_filters
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
 from state import ProductFact
@@ -97,12 +96,15 @@ async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[s
     elif mode == "variants":
         draft = composer.stock_variants(found, seed=seed)
     else:
-        draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
+        draft = composer.stock_list(p.query or p.text, found, seed=seed)
     facts: list[Any] = [*found, *alternatives]
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     shown = found + alternatives if mode == "single" else found
+    if mode == "single" and p.references and not alternatives:
+        shown = []  # a product picked from the list by reference: the list stays in play
     return {
         "reply": text,
+        "shown": found + alternatives,
         "products": shown if mode != "report" else [],
         "focus": found[0] if mode == "single" and found else state.get("focus"),
         "facts": facts,

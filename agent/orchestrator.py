@@ -25,6 +25,7 @@ class Part(TypedDict):
     index: int
     intent: str
     reply: str
+    shown: list[ProductFact]
     products: list[ProductFact]
     focus: ProductFact | None
     facts: list[Any]
@@ -64,6 +65,7 @@ async def worker(state: WorkerInput, runtime: Runtime[AgentContext]) -> dict[str
         "index": state["index"],
         "intent": intent,
         "reply": result.get("reply", ""),
+        "shown": result.get("shown") or [],
         "products": result.get("products") or [],
         "focus": result.get("focus"),
         "facts": result.get("facts") or [],
@@ -83,6 +85,7 @@ async def merge(state: OrchestratorState) -> dict[str, Any]:
     focus = next((p["focus"] for p in reversed(parts) if p["focus"]), state.get("focus"))
     return {
         "reply": "\n\n".join(p["reply"] for p in parts if p["reply"]),
+        "shown": [s for p in parts for s in p["shown"]],
         "products": products,
         "focus": focus,
         "facts": [f for p in parts for f in p["facts"]],

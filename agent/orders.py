@@ -167,6 +167,7 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
     )
     return {
         "reply": text,
+        "shown": [item] if item else [],
         "cart": lines,
         "facts": facts,
         "focus": item or state.get("focus"),

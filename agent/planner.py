@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.language import NUMBER_WORDS, ORDINALS
 from state import ProductFact
-from vectorstore.text import fold
+from vectorstore.text import fold, stem
 
 # Phrases that say what the customer wants done, not what product: removed before searching.
 FILLER = [
@@ -71,6 +71,10 @@ _QUANTITY = re.compile(
     # ... or before "unidades": "3 unidades del iphone"
     r"|\b" + _COUNT + r" (?:unidades|unidad|uds)\b"
 )
+DETAILS = (
+    r"\b(?:caracteristicas|detalles|ficha|especificaciones|informacion|como es|que tal es|describe|"
+    r"cuant[oa]s? (?:megapixeles|gb|pulgadas|vatios|horas|mah)|cuanto (?:dura|pesa|mide))\b"
+)
 COLOURS = ("negro", "negra", "blanco", "blanca", "azul", "rojo", "roja", "verde", "gris", "plata", "rosa", "amarillo",
            "morado", "beige", "marron", "dorado", "medianoche")  # fmt: skip
 
@@ -91,7 +95,9 @@ class Plan:
     cheapest: bool = False
     dearest: bool = False
     in_stock: bool = False
-    category: str | None = None
+    details: bool = False  # asks for the product sheet ("características del Kindle")
+    category: str | None = None  # a category named exactly: a search filter
+    kind: str | None = None  # the kind of product meant, also by everyday word or plural ("la tele", "portátil")
 
     def dump(self) -> dict[str, Any]:
         """Plain JSON-able form for graph state (checkpoints hold only standard types)."""
@@ -185,14 +191,22 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
     result.dearest = bool(re.search(r"\bmas car[oa]s?\b|\bde mas precio\b|\bgama alta\b", folded))
     result.in_stock = bool(re.search(r"\b(?:en stock|disponibles?|que teng(?:ais|an)|que haya)\b", folded))
+    result.details = bool(re.search(DETAILS, folded))
     result.quantity = quantity(rest)
     result.references = ordinal_refs(folded, products)
+    # "esta" folded may be the verb "está" ("¿está disponible la PS5?"): a demonstrative is not followed by
+    # a state or a preposition.
+    verb_esta = re.search(r"\best[aá]\b", text.casefold()) and "está" in text.casefold()
     demonstrative = re.search(
-        r"\b(?:ese|esa|este|esta|eso|esto|el mismo|la misma|aquel|aquella)\b(?! (?:mas|menos))|"
+        r"\b(?:ese|esa|este|eso|esto|el mismo|la misma|aquel|aquella)\b(?! (?:mas|menos))|"
+        r"\besta\b(?! (?:disponible|disponibles|agotad[oa]|en |de |rebajad[oa]|bien|mal|a |al |incluid[oa]|list[oa]|"
+        r"el |la |los |las |muy|tan|mas|menos))|"
         r"\b(?:lo|la|los|las) (?:quiero|compro|llevo|anado|añado|pido|reservo|tienes|teneis|tienen|hay)\b|"
         r"\b(?:anad|agreg|met|pon|compr|quit|reserv|llev|sac|elimin|dam|guard|envi|apunt)\w*?(?:me|te)?(?:lo|la|los|las)\b",
         folded,
     )
+    if verb_esta and demonstrative and demonstrative.group(0) == "esta":
+        demonstrative = None
     both = re.search(r"\b(?:ambos|los dos|las dos|los tres)\b", folded)
     if both and products:
         result.references = products[: 3 if "tres" in both.group(0) else 2]
@@ -211,12 +225,48 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.references = [focus]
         result.is_reference = True
     if categories:
-        for name_folded, name in sorted(categories.items(), key=lambda kv: -len(kv[0])):
-            if re.search(r"\b" + re.escape(name_folded) + r"\b", folded):
-                result.category = name
-                break
+        result.category = find_category(folded, categories, loose=False)
+        result.kind = result.category or find_category(folded, categories, loose=True)
     result.query = query
     return result
+
+
+# Everyday words for kinds of product -> the subcategory a shop files them under (folded). Used only when the
+# catalogue has that subcategory.
+CATEGORY_WORDS = {
+    "tele": "televisores", "teles": "televisores", "televisor": "televisores", "tv": "televisores",
+    "movil": "smartphones", "moviles": "smartphones", "celular": "smartphones", "celulares": "smartphones",
+    "telefono": "smartphones", "telefonos": "smartphones", "smartphone": "smartphones",
+    "portatil": "portatiles", "laptop": "portatiles", "notebook": "portatiles", "ordenador portatil": "portatiles",
+    "computadora portatil": "portatiles", "cascos": "auriculares", "audifonos": "auriculares",
+    "reloj inteligente": "smartwatches", "smartwatch": "smartwatches", "sarten": "sartenes",
+    "cafetera": "cafeteras", "aspiradora": "aspiradoras", "robot aspirador": "robots aspiradores",
+    "consola": "consolas", "tablet": "tablets", "monitor": "monitores", "impresora": "impresoras",
+    "raqueta": "raquetas de tenis", "pala de padel": "palas de padel", "pienso": "pienso para perros",
+    "barbacoa": "barbacoas", "cortacesped": "cortacespedes", "taladro": "taladros y atornilladores",
+}  # fmt: skip
+
+
+def find_category(folded: str, categories: dict[str, str], *, loose: bool) -> str | None:
+    """The catalogue category a message names: exactly, or (loose) by singular/plural stem or everyday word.
+
+    Only an exact name is safe as a search filter; the loose reading ("portátil" -> Portátiles, "tele" ->
+    Televisores) narrows "the cheapest/dearest of a kind", where a product merely called "portátil" (a speaker)
+    must not win.
+    """
+    for name_folded, name in sorted(categories.items(), key=lambda kv: -len(kv[0])):
+        if re.search(r"\b" + re.escape(name_folded) + r"\b", folded):
+            return name
+    if not loose:
+        return None
+    for word, sub in sorted(CATEGORY_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if sub in categories and re.search(r"\b" + re.escape(word) + r"\b", folded):
+            return categories[sub]
+    stems_in = {stem(w) for w in folded.split()}
+    for name_folded, name in categories.items():
+        if " " not in name_folded and stem(name_folded) in stems_in:
+            return name
+    return None
 
 
 def _names_new_product(query: str) -> bool:

@@ -58,11 +58,11 @@ async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[st
         if len(items) >= 2:
             return {"mode": "compare", "found": [fact(i) for i in await shop.compare([i.id for i in items])]}
     if (p.cheapest or p.dearest) and not p.references:
-        words = p.query or (p.category or "")
+        words = p.query or (p.kind or "")
         items = await shop.extreme(
             search_query(context, turn_text(state), words) if words else p.text,
             cheapest=p.cheapest,
-            category=p.category,
+            category=p.kind,
             max_price=p.max_price,
             in_stock=True,
         )
@@ -115,14 +115,16 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
     elif mode == "compare":
         draft = composer.price_compare(found, seed=seed)
     elif mode == "extreme":
-        label = p.query or p.category or "lo que buscas"
+        label = (p.kind or p.query or "lo que buscas").lower()
         draft = composer.price_extreme(found, cheapest=p.cheapest, query=label, budget=describe_filters(p), seed=seed)
     else:
         draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=list(found))
+    keep_list = mode == "single" and bool(p.references)  # "¿y el segundo?": the list stays in play
     return {
         "reply": text,
-        "products": found,
+        "shown": found,
+        "products": [] if keep_list else found,
         "focus": found[0] if mode in ("single", "extreme") and found else state.get("focus"),
         "facts": list(found),
         "query": f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),

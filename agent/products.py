@@ -63,14 +63,10 @@ async def look_up(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[
         limit=5,
     )
     # One clear match asked for by name ("características del Kindle Paperwhite") reads as its details.
-    if hits and _asks_details(p) and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25):
+    clear = hits and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25 or hits[0].name_match >= 0.999)
+    if hits and p.details and clear:
         return {"detail": fact(hits[0].item, description=True), "found": [fact(h.item) for h in hits[:1]]}
     return {"found": [fact(h.item) for h in hits], "detail": None}
-
-
-def _asks_details(p: Plan) -> bool:
-    return any(w in p.folded for w in ("caracteristicas", "detalles", "ficha", "especificaciones", "informacion",
-                                       "como es", "que tal es", "describe"))  # fmt: skip
 
 
 async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -82,7 +78,8 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
     if detail:
         draft = composer.details(detail, seed=seed)
         facts: list[Any] = [detail]
-        shown = [detail]
+        # Picked from the list by reference ("el segundo"): the list stays in play for "el último" next.
+        shown = [] if p.references else [detail]
     else:
         found = state.get("found", [])
         label = p.query or p.category or p.text
@@ -91,8 +88,9 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     return {
         "reply": text,
+        "shown": [detail] if detail else shown,
         "products": shown,
-        "focus": shown[0] if len(shown) == 1 else state.get("focus"),
+        "focus": detail or (shown[0] if len(shown) == 1 else state.get("focus")),
         "facts": facts,
         "query": f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
     }

@@ -86,6 +86,7 @@ async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> 
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     return {
         "reply": text,
+        "shown": found,
         "products": found,
         "focus": anchor or state.get("focus"),
         "facts": facts,

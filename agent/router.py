@@ -56,7 +56,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj"
     ),
     "inventory": re.compile(
-        r"\bsto[ck]k?\b|\bexistencias?\b|\bdisponib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
+        r"\bsto[ck]k?\b|\bexistencias?\b|\bdisp\w{0,2}nib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
         r"\brepon|\breposici|\binventario\b|\bllega(?:ra|n)? (?:mas|de nuevo)|\bvuelve(?:n)? a (?:haber|tener)|"
         r"\bsin stock\b|\ben tienda\b|\bhay (?:unidades|existencias)\b"
     ),
@@ -78,11 +78,12 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
 }
 GREETING = re.compile(
-    r"^(?:hola|buenas|buenos dias|buenas tardes|buenas noches|hey|hi|saludos|que tal|ey|holi|alo|buen dia)\b"
+    r"^(?:hola|ola|holaa+|buenas|buenos dias|buenas tardes|buenas noches|hey|hi|saludos|(?:que|q) tal|ey|holi|alo|"
+    r"buen dia)\b"
 )
 SMALL_TALK = re.compile(
-    r"\bgracias\b|\bmuchas gracias\b|\badios\b|\bhasta (?:luego|pronto|manana)\b|\bchao\b|\bnos vemos\b|\bayuda\b|"
-    r"\bque (?:puedes|sabes|podes) hacer\b|\bquien eres\b|\bcomo te llamas\b|\bcomo funcionas?\b|\beres (?:un )?(?:bot|robot|humano|persona)\b|"
+    r"\bgracias\b|\bgrasias\b|\bgrax\b|\bmuchas gracias\b|\badios\b|\bhasta (?:luego|pronto|manana)\b|\bchao\b|\bnos vemos\b|\bayuda\b|"
+    r"\b(?:que|q) (?:puedes|sabes|podes) hacer\b|\bquien eres\b|\bcomo te llamas\b|\bcomo funcionas?\b|\beres (?:un )?(?:bot|robot|humano|persona)\b|"
     r"\bque te (?:habia |he )?(?:preguntado|dicho|pregunte)\b|\bde que (?:hablabamos|estabamos hablando)\b|\brepite\b|"
     r"\bperfecto\b|\bvale,? gracias\b|\bok\b|\bgenial\b|\bestupendo\b|\bde acuerdo\b|\bentendido\b|"
     r"^(?:si|no|vale|ok|okey|bien|claro|nada|nada mas|eso es todo|ya esta)$"
@@ -234,7 +235,9 @@ class Router:
             return Decision("products", "rules", 0.95)
         if GREETING.search(folded) or SMALL_TALK.search(folded):
             return Decision("conversation", "rules", 0.9)
-        if previous and FOLLOW_UP.search(folded):
+        if FOLLOW_UP.search(folded):
+            if not previous:  # "el segundo" with nothing shown yet: the conversation explains
+                return Decision("conversation", "rules", 0.8)
             route = previous[0] if previous[0] not in ("conversation", "orchestrator") else "products"
             return Decision(route, "rules", 0.8)
         return None

@@ -30,6 +30,7 @@ class TurnOutput(TypedDict, total=False):
     """What a route subgraph hands back to the main graph."""
 
     reply: str
+    shown: list[ProductFact]
     products: Annotated[list[ProductFact], _keep_last_list]
     focus: ProductFact | None
     facts: list[Any]

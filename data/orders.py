@@ -36,10 +36,16 @@ class EmptyCartError(CartError):
 class OutOfStockError(CartError):
     """Not enough units left for a line of the order."""
 
-    def __init__(self, name: str, wanted: int, available: int) -> None:
+    def __init__(self, name: str, wanted: int, available: int, in_cart: int = 0, *, checkout: bool = False) -> None:
         self.name, self.wanted, self.available = name, wanted, available
         left = "no queda ninguna unidad" if available <= 0 else f"solo quedan {available}"
-        super().__init__(f"De «{name}» {left} y en el carrito hay {wanted}.")
+        if checkout:
+            detail = f"y en tu carrito hay {wanted}"
+        elif in_cart:
+            detail = f"y ya tienes {in_cart} en el carrito"
+        else:
+            detail = f"y has pedido {wanted}"
+        super().__init__(f"De «{name}» {left} {detail}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +114,10 @@ async def add_to_cart(session: AsyncSession, *, thread_id: str, product_id: int,
             select(CartLine).where(col(CartLine.thread_id) == thread_id, col(CartLine.product_id) == product_id)
         )
     ).scalar_one_or_none()
-    wanted = quantity + (line.quantity if line else 0)
+    in_cart = line.quantity if line else 0
+    wanted = quantity + in_cart
     if wanted > product.stock:
-        raise OutOfStockError(product.name, wanted, product.stock)
+        raise OutOfStockError(product.name, quantity, product.stock, in_cart)
     if line is None:
         session.add(CartLine(thread_id=thread_id, product_id=product_id, quantity=wanted))
     else:
@@ -176,7 +183,8 @@ async def place_order(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             current = await session.get(Product, item.product_id, populate_existing=True)
-            raise OutOfStockError(item.name, item.quantity, current.stock if current and current.active else 0)
+            available = current.stock if current and current.active else 0
+            raise OutOfStockError(item.name, item.quantity, available, checkout=True)
     conversation = (
         await session.execute(select(Conversation).where(col(Conversation.thread_id) == thread_id))
     ).scalar_one_or_none()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -156,23 +157,36 @@ class Shop:
         "Really" means the SKU, or at least half of the words in the product's name: a stray trigram or a word
         in some description ("cosas", "nokia dorado") must not turn into a product in a cart.
         """
-        hits = await self.catalog.search(query, limit=1)
+        hits = await self.catalog.search(query, limit=5)
         if not hits:
             return None
         top = hits[0]
-        return top.item if "sku" in top.matched_by or top.name_match >= 0.5 else None
+        if "sku" in top.matched_by:
+            return top.item
+        if top.name_match < 0.5:
+            return None
+        # Several versions match the name equally ("galaxy s24"): the one in stock, then the cheapest.
+        model = model_words(top.item)
+        equal = [h.item for h in hits if h.name_match == top.name_match and model_words(h.item) == model]
+        return min(equal, key=lambda i: (i.stock <= 0, i.price, i.id))
 
     async def variant(self, item: CatalogueItem, wanted: Sequence[str]) -> CatalogueItem | None:
         """The same model in another version: "ese en negro", "¿y en 128?", "la talla 43"."""
         if not wanted:
             return None
         model = model_words(item)
+        anchor = set(name_tokens(item.name))
+        wanted_tokens = {t for w in wanted for t in name_tokens(w)}
         hits = await self.catalog.search(" ".join([*model, *wanted]), limit=20)
-        for hit in hits:
-            name = set(words(hit.item.name))
-            if model_words(hit.item) == model and all(set(words(w)) <= name for w in wanted):
-                return hit.item
-        return None
+        candidates = [
+            h.item
+            for h in hits
+            if h.item.id != item.id and model_words(h.item) == model and wanted_tokens <= set(name_tokens(h.item.name))
+        ]
+        if not candidates:
+            return None
+        # "¿y en 256?" after the 128 GB black one is the 256 GB black one: keep everything else that was said.
+        return max(candidates, key=lambda c: (len(anchor & set(name_tokens(c.name))), c.stock > 0, -c.id))
 
     async def details(self, ref: str | int) -> CatalogueItem:
         return await self.resolve(ref)
@@ -363,6 +377,13 @@ _VARIANT_WORDS = {
     "en", "hombre", "mujer",
 }  # fmt: skip
 
+
+def name_tokens(text: str) -> list[str]:
+    """Plain words and numbers of a name ("256gb" -> "256", "gb"), for comparing versions of a model."""
+    return _TOKEN.findall(fold(text))
+
+
+_TOKEN = re.compile(r"[a-z]+|[0-9]+")
 
 _UNITS = ("gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "w", "mah", "uds", "unidades")
 

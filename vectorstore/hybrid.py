@@ -96,7 +96,8 @@ class _Snapshot:
     names: dict[str, int]  # folded name -> code (0 = none)
     word_index: BM25Index
     trigram_index: BM25Index
-    name_index: BM25Index
+    name_index: BM25Index  # the full name
+    head_index: BM25Index  # the name up to "para ..." (what the product is)
     dense: np.ndarray  # rows aligned with `items`
     sku_rows: dict[str, int]
     categories: dict[str, str]  # folded category or subcategory -> name as written
@@ -118,7 +119,8 @@ class CatalogueIndex:
         self.items: dict[int, CatalogueItem] = {}
         self.revision = 0
         self._snapshot: _Snapshot | None = None
-        self._tokens: dict[int, tuple[str, list[str], list[str], list[str]]] = {}  # id -> (hash, stems, 3-grams, name)
+        # id -> (hash, stems, 3-grams, name stems, name-head stems)
+        self._tokens: dict[int, tuple[str, list[str], list[str], list[str], list[str]]] = {}
         self._lock = threading.RLock()
 
     @property
@@ -194,17 +196,18 @@ class CatalogueIndex:
     def _build(self, current: dict[int, CatalogueItem]) -> _Snapshot:
         items = sorted(current.values(), key=lambda i: i.id)
         ids = np.fromiter((i.id for i in items), dtype=np.int64, count=len(items))
-        word_docs, tri_docs, name_docs = [], [], []
+        word_docs, tri_docs, name_docs, head_docs = [], [], [], []
         for item in items:
             text = keyword_text(item)
             digest = text_hash(text)
             cached = self._tokens.get(item.id)
             if cached is None or cached[0] != digest:
-                cached = (digest, stems(text), char_ngrams(text), stems(name_head(item.name)))
+                cached = (digest, stems(text), char_ngrams(text), stems(item.name), stems(name_head(item.name)))
                 self._tokens[item.id] = cached
             word_docs.append(cached[1])
             tri_docs.append(cached[2])
             name_docs.append(cached[3])
+            head_docs.append(cached[4])
         for gone in set(self._tokens) - set(current):
             del self._tokens[gone]
 
@@ -246,6 +249,7 @@ class CatalogueIndex:
             word_index=BM25Index(word_docs, k1=w.k1, b=w.b),
             trigram_index=BM25Index(tri_docs, k1=w.k1, b=w.b),
             name_index=BM25Index(name_docs, k1=w.k1, b=w.b),
+            head_index=BM25Index(head_docs, k1=w.k1, b=w.b),
             dense=dense,
             sku_rows={i.sku.upper(): row for row, i in enumerate(items)},
             categories={fold(name): name for i in items for name in (i.category, i.subcategory) if name},
@@ -327,7 +331,9 @@ class CatalogueIndex:
         semantic = np.zeros(rows.size, dtype=np.float32)
         if mode in ("hybrid", "semantic") and snap.dense.shape[0]:
             semantic = restrict(snap.dense @ query.vector)
-        coverage = restrict(snap.name_index.coverage(query.stems))
+        # Name evidence: half what the product is (name before "para ..."), half the whole name, so "galaxy s24"
+        # prefers the phone to its case while "funda kindle" still prefers the Kindle's case.
+        coverage = restrict(0.5 * snap.head_index.coverage(query.stems) + 0.5 * snap.name_index.coverage(query.stems))
         if mode == "hybrid":
             fused = w.semantic * _minmax(semantic) + (1 - w.semantic) * keyword
             fused = fused + w.name * coverage + w.full_name * (coverage >= 0.999)
