@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import time
 import uuid
 from collections import OrderedDict
@@ -26,7 +27,7 @@ import graph as agent_graph
 from agent.context import AgentContext
 from agent.llm import build_llm
 from agent.orders import answer_kind
-from data.conversations import record_turn
+from data.conversations import record_turns, record_turns_sqlite
 from data.db import write_session
 from settings import Settings
 from state import ProductFact
@@ -59,6 +60,9 @@ class ConversationRecorder:
     def __init__(self, catalog: CatalogService, max_batch: int = 64) -> None:
         self.catalog = catalog
         self.max_batch = max_batch
+        url = catalog.engine.url
+        self._sqlite_path = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+        self._sqlite: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[TurnRecord] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.failed = 0
@@ -78,6 +82,8 @@ class ConversationRecorder:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     async def _run(self) -> None:
         while True:
@@ -99,12 +105,20 @@ class ConversationRecorder:
                     self._queue.task_done()
 
     async def _write(self, batch: list[TurnRecord]) -> None:
+        rows = [(r.thread_id, r.channel, r.user_text, r.reply, r.route) for r in batch]
+        if self._sqlite_path:
+            await asyncio.to_thread(self._write_sqlite, rows)
+            return
         async with write_session(self.catalog.sessions) as session:
-            for r in batch:
-                await record_turn(
-                    session, thread_id=r.thread_id, channel=r.channel, user_text=r.user_text, reply=r.reply,
-                    route=r.route,
-                )  # fmt: skip
+            await record_turns(session, rows)
+
+    def _write_sqlite(self, rows: list[tuple[str, str, str, str, str | None]]) -> None:
+        if self._sqlite is None:
+            assert self._sqlite_path is not None
+            self._sqlite = sqlite3.connect(self._sqlite_path, check_same_thread=False, timeout=30)
+            self._sqlite.execute("PRAGMA busy_timeout = 30000")
+            self._sqlite.execute("PRAGMA foreign_keys = ON")
+        record_turns_sqlite(self._sqlite, rows)
 
 
 @dataclass
@@ -157,11 +171,24 @@ class ChatService:
         return {"configurable": {"thread_id": thread_id, "role": role}}
 
     async def turn(
-        self, message: str, *, thread_id: str | None = None, channel: str = "http", role: str = "customer"
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        channel: str = "http",
+        role: str = "customer",
+        trace: bool = False,
     ) -> TurnResult:
+        """Answer one message.
+
+        `trace` keeps the caller's callbacks (streaming clients want node events); otherwise the graph runs without
+        them, which saves the callback machinery on every node behind LangServe.
+        """
         started = time.perf_counter()
         thread_id = thread_id or uuid.uuid4().hex
         config = self.config(thread_id, role)
+        if not trace:
+            config["callbacks"] = []  # do not inherit the caller's handlers through the context
         prefix = ""
         snapshot = await self.graph.aget_state(config)
         if snapshot.interrupts:

@@ -1,23 +1,23 @@
 """The sales agent's graph, top to bottom.
 
-START → cache lookup ─hit─────────────────────────────┐
-                    └miss/skip→ router → <route subgraph> → reply → cache store → END
+START ─(cacheable question)→ cache lookup ─hit──────────────────────────────────────────→ END
+  │                                      └miss→ router → <route subgraph> ─(cacheable)→ cache store → END
+  └─(references, cart, small talk)─────────────→ router → <route subgraph> → END
 
 The router picks one of the route subgraphs (products, prices, recommendations, inventory, conversation, orders,
 or the orchestrator for multi-intent turns); each is its own compiled graph in `agent/`. Facts come only from
-tools; the reply node appends the answer to the conversation.
+tools; each subgraph (or the cache, on a hit) appends its answer to the conversation.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agent.cache import cache_lookup_graph, cache_store_graph
+from agent.cache import CACHEABLE, cache_lookup_graph, cache_store_graph, signature
 from agent.context import AgentContext, last_user_text
 from agent.orchestrator import orchestrator_graph
 from agent.planner import clean_query
@@ -38,36 +38,51 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     snapshot = catalog.index.snapshot()
     tokens = [t.strip("¿?¡!.,;:()\"'").upper() for t in text.split()]
     sku_hit = any(t in snapshot.sku_rows for t in tokens)
-    words = clean_query(" ".join(fold(text).split()))
-    # "Matches the catalogue" means most of the words name something sold (typos allowed through trigrams),
-    # not one stray word in a description.
-    query = catalog.query(words)
-    catalogue_match = bool(words) and (
-        float(snapshot.name_index.coverage(query.stems).max()) >= 0.5
-        or float(snapshot.trigram_index.coverage(query.trigrams).max()) >= 0.6
-    )
+
+    def catalogue_match() -> bool:
+        # "Matches the catalogue" means most of the words name something sold (typos allowed through
+        # trigrams), not one stray word in a description.
+        words = clean_query(" ".join(fold(text).split()))
+        query = catalog.query(words)
+        return bool(words) and (
+            float(snapshot.name_index.coverage(query.stems).max()) >= 0.5
+            or float(snapshot.trigram_index.coverage(query.trigrams).max()) >= 0.6
+        )
+
+    def message_vector() -> Any:
+        return catalog.embedder.query_vector(" ".join(text.split())) if text.strip() else None
+
+    # Both are only computed when the rules abstain (most turns never embed the whole message).
     decision = await context.router.decide(
         text,
-        vector=catalog.embedder.query_vector(" ".join(text.split())) if text.strip() else None,
+        vector=message_vector,
         previous=state.get("routes"),
         sku_hit=sku_hit,
         catalogue_match=catalogue_match,
     )
-    return {"routes": [decision.route]}
-
-
-async def reply(state: AgentState) -> dict[str, Any]:
-    """Append the turn's answer to the conversation."""
-    text = state.get("reply") or "Perdona, no he podido responder. ¿Puedes repetirlo de otra forma?"
-    return {"messages": [AIMessage(content=text)]}
+    # A turn that bypassed the cache says so (the previous turn's "hit"/"miss" must not linger).
+    skipped = signature(text) is None
+    return {"routes": [decision.route], **({"cache": "skip"} if skipped else {})}
 
 
 # --------------------------------------------------------------------------- wiring
 
 
-def after_cache(state: AgentState) -> Literal["reply", "router"]:
-    """A cache hit skips routing and the subgraphs."""
-    return "reply" if state.get("cache") == "hit" else "router"
+def entry(state: AgentState) -> Literal["cache_lookup", "router"]:
+    """Only questions the cache could answer go through it (no references, no cart, no small talk)."""
+    return "cache_lookup" if signature(last_user_text(state.get("messages", []))) else "router"
+
+
+def after_cache(state: AgentState) -> Literal["__end__", "router"]:
+    """A cache hit is the answer: routing, subgraphs and storing are skipped."""
+    return "__end__" if state.get("cache") == "hit" else "router"
+
+
+def after_answer(state: AgentState) -> Literal["cache_store", "__end__"]:
+    """Only a fresh answer to a cacheable single-route question is worth storing (it saves a step otherwise)."""
+    routes = state.get("routes") or []
+    cacheable = state.get("cache") == "miss" and len(routes) == 1 and routes[0] in CACHEABLE and state.get("query")
+    return "cache_store" if cacheable else "__end__"
 
 
 def pick_route(state: AgentState) -> Route:
@@ -84,15 +99,13 @@ def build() -> StateGraph[AgentState, AgentContext, InputState, AgentState]:
     for name, subgraph in SUBGRAPHS.items():
         graph.add_node(name, subgraph)
     graph.add_node("orchestrator", orchestrator_graph)
-    graph.add_node("reply", reply)
     graph.add_node("cache_store", cache_store_graph)
 
-    graph.add_edge(START, "cache_lookup")
+    graph.add_conditional_edges(START, entry)
     graph.add_conditional_edges("cache_lookup", after_cache)
     graph.add_conditional_edges("router", pick_route, [*SUBGRAPHS, "orchestrator"])
     for name in [*SUBGRAPHS, "orchestrator"]:
-        graph.add_edge(name, "reply")
-    graph.add_edge("reply", "cache_store")
+        graph.add_conditional_edges(name, after_answer)
     graph.add_edge("cache_store", END)
     return graph
 

@@ -462,9 +462,10 @@ def role_of(request: Request) -> str:
 
 def _chat_routes(app: FastAPI) -> None:
     @app.post("/chat", response_model=ChatResponse, tags=["chat"])
-    async def chat(body: ChatRequest, chat: ChatDep, request: Request) -> ChatResponse:
+    async def chat(body: ChatRequest, chat: ChatDep, request: Request) -> Response:
         result = await chat.turn(body.message, thread_id=body.thread_id, channel="http", role=role_of(request))
-        return ChatResponse.of(result)
+        # Serialised once here (response_model documents it): the hot path skips re-validating our own output.
+        return Response(content=ChatResponse.of(result).model_dump_json(), media_type="application/json")
 
     @app.get("/chat/history", response_model=ChatHistory, tags=["chat"])
     async def chat_history(
@@ -523,12 +524,29 @@ def _agent_runnable(app: FastAPI) -> Runnable[Any, str]:
         configurable = config.get("configurable") or {}
         thread_id = configurable.get("thread_id") or chat.thread_for_history(messages[:-1])
         result = await chat.turn(
-            text.strip(), thread_id=thread_id, channel="langserve", role=configurable.get("role", "customer")
+            text.strip(),
+            thread_id=thread_id,
+            channel="langserve",
+            role=configurable.get("role", "customer"),
+            trace=_streams_events(config),
         )
         chat.remember_history(messages, result.reply, thread_id)
         return result.reply
 
     return RunnableLambda(run, name="agente_vendedor").with_types(input_type=AgentInput, output_type=str)
+
+
+STREAMING_HANDLERS = {"LogStreamCallbackHandler", "_AstreamEventsCallbackHandler"}
+
+
+def _streams_events(config: RunnableConfig) -> bool:
+    """Whether the caller streams run events (stream_log, stream_events, the playground).
+
+    Then the graph's node events are passed through; plain invoke and batch skip the callback machinery.
+    """
+    callbacks: Any = config.get("callbacks")
+    handlers = callbacks.handlers if hasattr(callbacks, "handlers") else (callbacks or [])
+    return any(type(h).__name__ in STREAMING_HANDLERS for h in handlers)
 
 
 async def _agent_config(config: dict[str, Any], request: Request) -> dict[str, Any]:

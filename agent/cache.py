@@ -8,15 +8,17 @@ earlier answers ("el segundo"), touch the cart or an order, or are small talk ar
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Literal
 
+from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, last_user_text
-from agent.planner import COLOURS, plan
+from agent.planner import COLOURS, plan_text
 from agent.router import CUES, intents_in
-from agent.turn import TurnState, context_of, prime_vectors
+from agent.turn import TurnState, context_of, turn_vector
 from state import ProductFact, Route
 from vectorstore.text import fold, stem
 
@@ -33,9 +35,10 @@ class CacheState(TurnState, total=False):
     facts: list[Any]
 
 
+@lru_cache(maxsize=4096)
 def signature(text: str) -> tuple[str, str] | None:
     """(normalised question, entity signature), or None when the turn must not be cached."""
-    p = plan(text)
+    p = plan_text(text)
     folded = p.folded
     if p.is_reference or CUES["orders"].search(folded):
         return None
@@ -58,18 +61,18 @@ def signature(text: str) -> tuple[str, str] | None:
 async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
-    prime_vectors(context, text)
     key = signature(text)
     if key is None:
         return {"cache": "skip"}
     revision = await context.shop.catalog.ensure_fresh()
-    vector = context.shop.catalog.embedder.query_vector(" ".join(text.split()))
+    vector = turn_vector(context, text)
     payload = context.cache.lookup(key[0], key[1], revision, vector)
     if payload is None:
         return {"cache": "miss", "cache_key": key}
     return {
         "cache": "hit",
         "cache_key": key,
+        "messages": [AIMessage(content=payload["reply"])],
         "reply": payload["reply"],
         "shown": payload.get("shown") or [],
         "products": payload.get("products") or [],
@@ -100,7 +103,7 @@ async def store(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, 
             "focus": state.get("focus"),
             "routes": routes,
         },
-        context.shop.catalog.embedder.query_vector(" ".join(text.split())),
+        turn_vector(context, text),
         ttl=TTL_SECONDS.get(routes[0]),
     )
     return {}
@@ -111,7 +114,7 @@ def build_lookup() -> Any:
     graph.add_node("lookup", lookup)
     graph.add_edge(START, "lookup")
     graph.add_edge("lookup", END)
-    return graph.compile(name="cache_lookup")
+    return graph.compile(name="cache_lookup", checkpointer=False)
 
 
 def build_store() -> Any:
@@ -119,7 +122,7 @@ def build_store() -> Any:
     graph.add_node("store", store)
     graph.add_edge(START, "store")
     graph.add_edge("store", END)
-    return graph.compile(name="cache_store")
+    return graph.compile(name="cache_store", checkpointer=False)
 
 
 cache_lookup_graph = build_lookup()

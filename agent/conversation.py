@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from agent.context import AgentContext, turn_seed
 from agent.language import pick
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, context_of, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
 from vectorstore.text import fold
 
 Kind = Literal["greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "no_context", "out_of_scope"]
@@ -109,7 +109,7 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
         if kind not in ("history",)
         else draft
     )
-    return {"reply": out, "shown": [], "facts": [], "query": f"conversacion {kind}"}
+    return answer(out, shown=[], facts=[], query=f"conversacion {kind}")
 
 
 def build() -> Any:
@@ -119,7 +119,7 @@ def build() -> Any:
     graph.add_edge(START, "understand")
     graph.add_edge("understand", "reply")
     graph.add_edge("reply", END)
-    return graph.compile(name="conversation")
+    return graph.compile(name="conversation", checkpointer=False)
 
 
 conversation_graph = build()

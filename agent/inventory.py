@@ -13,7 +13,7 @@ from agent import composer
 from agent.context import AgentContext, is_admin, turn_seed
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact, model_words
 
@@ -33,15 +33,10 @@ class InventoryState(TurnState, TurnOutput, total=False):
     restock: dict[int, tuple[int, int]]
 
 
-async def understand(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
-
-
-async def look_up(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     config = get_config()
     context = context_of(runtime)
     shop = context.shop
-    p = Plan.load(state["plan"])
     if ADMIN_QUESTION.search(p.folded) and not p.references:
         if not is_admin(config):
             return {"mode": "forbidden", "found": []}
@@ -76,6 +71,12 @@ async def look_up(state: InventoryState, runtime: Runtime[AgentContext]) -> dict
     return {"mode": "single", "found": [fact(report.item)], "alternatives": [fact(i) for i in report.alternatives]}
 
 
+async def look_up(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Read the turn (plan) and fetch what it asks for, in one step."""
+    p = await read_turn(state, context_of(runtime))
+    return {"plan": p.dump(), **await find(state, runtime, p)}
+
+
 async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     config = get_config()
     context = context_of(runtime)
@@ -102,27 +103,25 @@ async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[s
     shown = found + alternatives if mode == "single" else found
     if mode == "single" and p.references and not alternatives:
         shown = []  # a product picked from the list by reference: the list stays in play
-    return {
-        "reply": text,
-        "shown": found + alternatives,
-        "products": shown if mode != "report" else [],
-        "focus": found[0] if mode == "single" and found else state.get("focus"),
-        "facts": facts,
+    return answer(
+        text,
+        shown=found + alternatives,
+        products=shown if mode != "report" else [],
+        focus=found[0] if mode == "single" and found else state.get("focus"),
+        facts=facts,
         # Role-dependent answers (the owner's report, or its refusal) are never cached.
-        "query": "" if mode in ("report", "forbidden") else f"stock {mode} {p.query}".strip(),
-    }
+        query="" if mode in ("report", "forbidden") else f"stock {mode} {p.query}".strip(),
+    )
 
 
 def build() -> Any:
     graph = StateGraph(InventoryState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
-    graph.add_node("understand", understand)
     graph.add_node("look_up", look_up)
     graph.add_node("reply", reply)
-    graph.add_edge(START, "understand")
-    graph.add_edge("understand", "look_up")
+    graph.add_edge(START, "look_up")
     graph.add_edge("look_up", "reply")
     graph.add_edge("reply", END)
-    return graph.compile(name="inventory")
+    return graph.compile(name="inventory", checkpointer=False)
 
 
 inventory_graph = build()

@@ -16,7 +16,7 @@ from langgraph.types import Send
 
 from agent.context import AgentContext
 from agent.router import clause_intents
-from agent.turn import TurnOutput, TurnState, context_of, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
 from state import ProductFact
 from vectorstore.text import fold
 
@@ -83,14 +83,14 @@ async def merge(state: OrchestratorState) -> dict[str, Any]:
                 seen.add(product.get("id", -1))
                 products.append(product)
     focus = next((p["focus"] for p in reversed(parts) if p["focus"]), state.get("focus"))
-    return {
-        "reply": "\n\n".join(p["reply"] for p in parts if p["reply"]),
-        "shown": [s for p in parts for s in p["shown"]],
-        "products": products,
-        "focus": focus,
-        "facts": [f for p in parts for f in p["facts"]],
-        "query": "",  # multi-intent turns are not cached
-    }
+    return answer(
+        "\n\n".join(p["reply"] for p in parts if p["reply"]),
+        shown=[s for p in parts for s in p["shown"]],
+        products=products,
+        focus=focus,
+        facts=[f for p in parts for f in p["facts"]],
+        query="",  # multi-intent turns are not cached
+    )
 
 
 def build() -> Any:
@@ -102,7 +102,7 @@ def build() -> Any:
     graph.add_conditional_edges("split", fan_out, ["worker"])
     graph.add_edge("worker", "merge")
     graph.add_edge("merge", END)
-    return graph.compile(name="orchestrator")
+    return graph.compile(name="orchestrator", checkpointer=False)
 
 
 orchestrator_graph = build()

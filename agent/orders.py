@@ -20,7 +20,7 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
 from state import CartFact, ProductFact
 from tools.shop import ToolError, cart_facts, fact, thread_id_of
 from vectorstore.text import fold
@@ -165,14 +165,14 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         if action == "checkout"
         else await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     )
-    return {
-        "reply": text,
-        "shown": [item] if item else [],
-        "cart": lines,
-        "facts": facts,
-        "focus": item or state.get("focus"),
-        "query": "",
-    }
+    return answer(
+        text,
+        shown=[item] if item else [],
+        cart=lines,
+        facts=facts,
+        focus=item or state.get("focus"),
+        query="",
+    )
 
 
 def build() -> Any:

@@ -9,8 +9,10 @@ alike where it matters.
 from __future__ import annotations
 
 import re
+from copy import copy
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from agent.language import NUMBER_WORDS, ORDINALS
@@ -181,6 +183,16 @@ def clean_query(folded: str) -> str:
     return " ".join(tokens)
 
 
+@lru_cache(maxsize=4096)
+def _plan_text_cached(text: str) -> Plan:
+    return plan(text)
+
+
+def plan_text(text: str) -> Plan:
+    """The plan of a message read on its own (no conversation): memoised, since several stages ask."""
+    return copy(_plan_text_cached(text))
+
+
 def plan(text: str, *, products: list[ProductFact] | None = None, focus: ProductFact | None = None,
          categories: dict[str, str] | None = None) -> Plan:  # fmt: skip
     """Read one message against the conversation so far."""
@@ -254,19 +266,28 @@ def find_category(folded: str, categories: dict[str, str], *, loose: bool) -> st
     Televisores) narrows "the cheapest/dearest of a kind", where a product merely called "portátil" (a speaker)
     must not win.
     """
-    for name_folded, name in sorted(categories.items(), key=lambda kv: -len(kv[0])):
-        if re.search(r"\b" + re.escape(name_folded) + r"\b", folded):
-            return name
+    exact = _alternation(tuple(categories)).search(folded)
+    if exact:
+        return categories[exact.group(0)]
     if not loose:
         return None
-    for word, sub in sorted(CATEGORY_WORDS.items(), key=lambda kv: -len(kv[0])):
-        if sub in categories and re.search(r"\b" + re.escape(word) + r"\b", folded):
-            return categories[sub]
+    everyday = _alternation(tuple(w for w, sub in CATEGORY_WORDS.items() if sub in categories)).search(folded)
+    if everyday:
+        return categories[CATEGORY_WORDS[everyday.group(0)]]
     stems_in = {stem(w) for w in folded.split()}
     for name_folded, name in categories.items():
         if " " not in name_folded and stem(name_folded) in stems_in:
             return name
     return None
+
+
+@lru_cache(maxsize=64)
+def _alternation(names: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regex for a set of names, longest first (so "pienso para perros" beats "perros")."""
+    if not names:
+        return re.compile(r"(?!x)x")
+    ordered = sorted(names, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(n) for n in ordered) + r")\b")
 
 
 def _names_new_product(query: str) -> bool:

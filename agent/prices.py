@@ -14,7 +14,7 @@ from agent.context import AgentContext, turn_seed
 from agent.planner import Plan, clean_query
 from agent.products import describe_filters
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact, model_words
 
@@ -27,10 +27,6 @@ class PricesState(TurnState, TurnOutput, total=False):
     found: list[ProductFact]
 
 
-async def understand(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
-
-
 def _compare_parts(p: Plan) -> list[str]:
     """Product names being compared: «compara el galaxy s24 con el iphone 15» -> both names."""
     if not re.search(r"\bcompar|\bdiferencia|\bvs\b|\bfrente a\b|\bo el\b|\bo la\b", p.folded):
@@ -40,10 +36,9 @@ def _compare_parts(p: Plan) -> list[str]:
     return [n for n in names if n]
 
 
-async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
     shop = context.shop
-    p = Plan.load(state["plan"])
     if len(p.references) >= 2:
         items = await shop.compare([r["id"] for r in p.references])
         return {"mode": "compare", "found": [fact(i) for i in items]}
@@ -99,6 +94,12 @@ async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[st
     return {"mode": "list", "found": [fact(h.item) for h in hits]}
 
 
+async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Read the turn (plan) and fetch what it asks for, in one step."""
+    p = await read_turn(state, context_of(runtime))
+    return {"plan": p.dump(), **await find(state, runtime, p)}
+
+
 async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     config = get_config()
     context = context_of(runtime)
@@ -121,26 +122,24 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=list(found))
     keep_list = mode == "single" and bool(p.references)  # "¿y el segundo?": the list stays in play
-    return {
-        "reply": text,
-        "shown": found,
-        "products": [] if keep_list else found,
-        "focus": found[0] if mode in ("single", "extreme") and found else state.get("focus"),
-        "facts": list(found),
-        "query": f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
-    }
+    return answer(
+        text,
+        shown=found,
+        products=[] if keep_list else found,
+        focus=found[0] if mode in ("single", "extreme") and found else state.get("focus"),
+        facts=list(found),
+        query=f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
+    )
 
 
 def build() -> Any:
     graph = StateGraph(PricesState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
-    graph.add_node("understand", understand)
     graph.add_node("look_up", look_up)
     graph.add_node("reply", reply)
-    graph.add_edge(START, "understand")
-    graph.add_edge("understand", "look_up")
+    graph.add_edge(START, "look_up")
     graph.add_edge("look_up", "reply")
     graph.add_edge("reply", END)
-    return graph.compile(name="prices")
+    return graph.compile(name="prices", checkpointer=False)
 
 
 prices_graph = build()

@@ -13,7 +13,7 @@ from agent.context import AgentContext, turn_seed
 from agent.language import euros
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact
 
@@ -40,13 +40,8 @@ def describe_filters(p: Plan, category: str | None = None) -> str:
     return (" " + " ".join(parts)) if parts else ""
 
 
-async def understand(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
-
-
-async def look_up(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
-    p = Plan.load(state["plan"])
     if len(p.references) == 1 and not p.query:
         try:
             item = await context.shop.details(p.references[0]["id"])
@@ -69,6 +64,12 @@ async def look_up(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[
     return {"found": [fact(h.item) for h in hits], "detail": None}
 
 
+async def look_up(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Read the turn (plan) and fetch what it asks for, in one step."""
+    p = await read_turn(state, context_of(runtime))
+    return {"plan": p.dump(), **await find(state, runtime, p)}
+
+
 async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     config = get_config()
     context = context_of(runtime)
@@ -86,26 +87,24 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
         facts, shown = list(found), list(found)
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
-    return {
-        "reply": text,
-        "shown": [detail] if detail else shown,
-        "products": shown,
-        "focus": detail or (shown[0] if len(shown) == 1 else state.get("focus")),
-        "facts": facts,
-        "query": f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
-    }
+    return answer(
+        text,
+        shown=[detail] if detail else shown,
+        products=shown,
+        focus=detail or (shown[0] if len(shown) == 1 else state.get("focus")),
+        facts=facts,
+        query=f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
+    )
 
 
 def build() -> Any:
     graph = StateGraph(ProductsState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
-    graph.add_node("understand", understand)
     graph.add_node("look_up", look_up)
     graph.add_node("reply", reply)
-    graph.add_edge(START, "understand")
-    graph.add_edge("understand", "look_up")
+    graph.add_edge(START, "look_up")
     graph.add_edge("look_up", "reply")
     graph.add_edge("reply", END)
-    return graph.compile(name="products")
+    return graph.compile(name="products", checkpointer=False)
 
 
 products_graph = build()

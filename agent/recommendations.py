@@ -17,7 +17,7 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact
 
@@ -39,14 +39,9 @@ class RecommendationsState(TurnState, TurnOutput, total=False):
     found: list[ProductFact]
 
 
-async def understand(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    return {"plan": (await read_turn(state, context_of(runtime))).dump()}
-
-
-async def look_up(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
     shop = context.shop
-    p = Plan.load(state["plan"])
     wants_complement = bool(COMPLEMENT.search(p.folded))
     wants_similar = bool(SIMILAR.search(p.folded))
     anchor_item = None
@@ -74,6 +69,12 @@ async def look_up(state: RecommendationsState, runtime: Runtime[AgentContext]) -
     return {"kind": "need", "anchor": None, "found": [fact(h.item, reason=reason) for h in hits]}
 
 
+async def look_up(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Read the turn (plan) and fetch what it asks for, in one step."""
+    p = await read_turn(state, context_of(runtime))
+    return {"plan": p.dump(), **await find(state, runtime, p)}
+
+
 async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     config = get_config()
     context = context_of(runtime)
@@ -84,28 +85,26 @@ async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> 
     draft = composer.recommendations(anchor, found, kind=kind, seed=turn_seed(config, p.text))
     facts: list[Any] = [*([anchor] if anchor else []), *found]
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
-    return {
-        "reply": text,
-        "shown": found,
-        "products": found,
-        "focus": anchor or state.get("focus"),
-        "facts": facts,
-        "query": f"recomendar {kind} {anchor['sku'] if anchor else p.query}".strip(),
-    }
+    return answer(
+        text,
+        shown=found,
+        products=found,
+        focus=anchor or state.get("focus"),
+        facts=facts,
+        query=f"recomendar {kind} {anchor['sku'] if anchor else p.query}".strip(),
+    )
 
 
 def build() -> Any:
     graph = StateGraph(
         RecommendationsState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput
     )
-    graph.add_node("understand", understand)
     graph.add_node("look_up", look_up)
     graph.add_node("reply", reply)
-    graph.add_edge(START, "understand")
-    graph.add_edge("understand", "look_up")
+    graph.add_edge(START, "look_up")
     graph.add_edge("look_up", "reply")
     graph.add_edge("reply", END)
-    return graph.compile(name="recommendations")
+    return graph.compile(name="recommendations", checkpointer=False)
 
 
 recommendations_graph = build()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -246,15 +247,18 @@ class Router:
         self,
         text: str,
         *,
-        vector: np.ndarray | None = None,
+        vector: np.ndarray | Callable[[], np.ndarray | None] | None = None,
         previous: list[Route] | None = None,
         sku_hit: bool = False,
-        catalogue_match: bool = False,
+        catalogue_match: bool | Callable[[], bool] = False,
     ) -> Decision:
+        """Route a message; `vector` and `catalogue_match` may be callables, evaluated only if the rules abstain."""
         decision = self.rules(text, previous, sku_hit)
         if decision is not None:
             return decision
         route, score = (None, 0.0)
+        if callable(vector):
+            vector = vector()
         if vector is not None:
             route, score = self.embedding_vote(vector)
         if route is not None and route != "orchestrator":
@@ -264,7 +268,8 @@ class Router:
             if choice is not None:
                 return choice
         # Nothing spoke: if the words match the catalogue it is a product question, else small talk.
-        return Decision("products" if catalogue_match else "conversation", "default", score)
+        matched = catalogue_match() if callable(catalogue_match) else catalogue_match
+        return Decision("products" if matched else "conversation", "default", score)
 
     async def _ask_llm(self, text: str) -> Decision | None:
         try:

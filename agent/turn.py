@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, default_context, last_user_text
-from agent.planner import Plan, plan
+from agent.planner import Plan, plan, plan_text
 from state import CartFact, ProductFact, Route, _keep_last_list
 from tools.shop import fact
 from vectorstore.query import Query
@@ -27,8 +27,9 @@ class TurnState(TypedDict, total=False):
 
 
 class TurnOutput(TypedDict, total=False):
-    """What a route subgraph hands back to the main graph."""
+    """What a route subgraph hands back to the main graph (the answer already appended to the messages)."""
 
+    messages: Annotated[list[AnyMessage], add_messages]
     reply: str
     shown: list[ProductFact]
     products: Annotated[list[ProductFact], _keep_last_list]
@@ -36,6 +37,11 @@ class TurnOutput(TypedDict, total=False):
     facts: list[Any]
     query: str
     cart: list[CartFact]
+
+
+def answer(text: str, **updates: Any) -> dict[str, Any]:
+    """A subgraph's result: the reply, appended to the conversation as the assistant's message."""
+    return {"reply": text, "messages": [AIMessage(content=text)], **updates}
 
 
 def context_of(runtime: Runtime[AgentContext] | None) -> AgentContext:
@@ -66,23 +72,17 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
     return result
 
 
-def prime_vectors(context: AgentContext, text: str) -> None:
-    """Embed the message and its product words in one batch; routing, cache and search then find them memoised."""
-    message = " ".join(text.split())
-    if not message:
-        return
-    words = plan(text).query
-    context.shop.catalog.embedder.query_vectors([message, words] if words and words != message else [message])
+def turn_vector(context: AgentContext, text: str) -> Any:
+    """The turn's one embedding: its product words (the message itself when it has none).
+
+    Computed once (memoised by the embedder) and shared by the semantic cache and the search; the product
+    words, not the whole message, because "añade ... al carrito" pulls a vector away from the product and
+    measurably picks the wrong version of a model.
+    """
+    words = plan_text(text).query
+    return context.shop.catalog.embedder.query_vector(words or " ".join(text.split()))
 
 
 def search_query(context: AgentContext, text: str, words: str) -> Query:
-    """What to search: the product words of the message, for both keywords and meaning.
-
-    The message's own embedding (shared by the router and the cache) is reused when the words are the whole
-    message; otherwise the product words get their own, because "añade ... al carrito" pulls the vector away
-    from the product and measurably picks the wrong version of a model.
-    """
-    query = Query(words or text, context.shop.catalog.embedder)
-    if not words or " ".join(words.split()) == " ".join(text.split()):
-        query.__dict__["vector"] = context.shop.catalog.embedder.query_vector(" ".join(text.split()))
-    return query
+    """What to search: the product words of the message, for both keywords and meaning."""
+    return Query(words or " ".join(text.split()), context.shop.catalog.embedder)

@@ -50,10 +50,6 @@ class _ArrayEmbeddings(Embeddings):
     def _query(self, text: str) -> np.ndarray:
         raise NotImplementedError
 
-    def _documents_as_queries(self, texts: list[str]) -> np.ndarray:
-        """Several queries in one call; models without query/passage prefixes embed them like documents."""
-        return self._documents(texts)
-
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -108,8 +104,6 @@ class E5Embeddings(_ArrayEmbeddings):
     def _query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text))
 
-    def _documents_as_queries(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self._model.query(texts))
 
 
 class SentenceTransformerEmbeddings(_ArrayEmbeddings):
@@ -168,21 +162,6 @@ class Embedder:
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return vector
-
-    def query_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Several query vectors with one model call for those not memoised yet (a batch of 2 costs ~70% of 2)."""
-        with self._cache_lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if len(missing) > 1 and isinstance(self.embeddings, _ArrayEmbeddings):
-            with self.embeddings._lock:
-                matrix = _normalise(np.asarray(self.embeddings._documents_as_queries(missing), dtype=np.float32))
-            with self._cache_lock:
-                for text, vector in zip(missing, matrix, strict=True):
-                    vector.setflags(write=False)
-                    self._cache[text] = vector
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        return [self.query_vector(t) for t in texts]
 
     def document_vectors(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
         """L2-normalised float32 matrix for documents, in batches so long runs can report progress."""
