@@ -7,12 +7,13 @@ subgraph in parallel (LangGraph `Send`), and the answers are merged in the custo
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
+from typing_extensions import TypedDict
 
 from agent.context import AgentContext
 from agent.router import clause_intents

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
+from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
 from agent.planner import Plan, plan, plan_text

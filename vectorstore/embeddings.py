@@ -105,7 +105,6 @@ class E5Embeddings(_ArrayEmbeddings):
         return np.asarray(self._model.query(text))
 
 
-
 class SentenceTransformerEmbeddings(_ArrayEmbeddings):
     """Any sentence-transformers model from a local path (or a hub name already in the local cache)."""
 
