@@ -35,6 +35,7 @@ from data.models import Product, ProductCreate, ProductPublic, ProductUpdate
 from settings import Settings, configure_logging, get_settings
 from state import SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
+from tools.shop import fact
 
 log = logging.getLogger("agente.server")
 
@@ -66,17 +67,9 @@ class ProductHit(BaseModel):
     @staticmethod
     def dump(hit: SearchHit) -> dict[str, Any]:
         """The JSON shape of a hit (prices as exact strings, as pydantic writes Decimals)."""
-        item = hit.item
         return {
-            "id": item.id,
-            "sku": item.sku,
-            "name": item.name,
-            "brand": item.brand,
-            "category": item.category,
-            "subcategory": item.subcategory,
-            "price": str(item.price),
-            "currency": getattr(item, "currency", "EUR"),
-            "stock": item.stock,
+            **fact(hit.item),
+            "currency": getattr(hit.item, "currency", "EUR"),
             "score": hit.score,
             "keyword_score": hit.keyword_score,
             "semantic_score": hit.semantic_score,

@@ -13,7 +13,7 @@ from agent import composer
 from agent.context import AgentContext, is_admin, turn_seed
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact, model_words
 
@@ -71,10 +71,7 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
     return {"mode": "single", "found": [fact(report.item)], "alternatives": [fact(i) for i in report.alternatives]}
 
 
-async def look_up(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Read the turn (plan) and fetch what it asks for, in one step."""
-    p = await read_turn(state, context_of(runtime))
-    return {"plan": p.dump(), **await find(state, runtime, p)}
+look_up = planned(find)
 
 
 async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

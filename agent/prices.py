@@ -14,7 +14,7 @@ from agent.context import AgentContext, turn_seed
 from agent.planner import Plan, clean_query
 from agent.products import describe_filters
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact, model_words
 
@@ -94,10 +94,7 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     return {"mode": "list", "found": [fact(h.item) for h in hits]}
 
 
-async def look_up(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Read the turn (plan) and fetch what it asks for, in one step."""
-    p = await read_turn(state, context_of(runtime))
-    return {"plan": p.dump(), **await find(state, runtime, p)}
+look_up = planned(find)
 
 
 async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from agent.context import AgentContext, turn_seed
 from agent.language import euros
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact
 
@@ -64,10 +64,7 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     return {"found": [fact(h.item) for h in hits], "detail": None}
 
 
-async def look_up(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Read the turn (plan) and fetch what it asks for, in one step."""
-    p = await read_turn(state, context_of(runtime))
-    return {"plan": p.dump(), **await find(state, runtime, p)}
+look_up = planned(find)
 
 
 async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

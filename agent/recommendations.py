@@ -17,7 +17,7 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
 from state import ProductFact
 from tools.shop import ToolError, fact
 
@@ -69,10 +69,7 @@ async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: P
     return {"kind": "need", "anchor": None, "found": [fact(h.item, reason=reason) for h in hits]}
 
 
-async def look_up(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Read the turn (plan) and fetch what it asks for, in one step."""
-    p = await read_turn(state, context_of(runtime))
-    return {"plan": p.dump(), **await find(state, runtime, p)}
+look_up = planned(find)
 
 
 async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

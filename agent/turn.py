@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage
@@ -43,6 +44,19 @@ class TurnOutput(TypedDict, total=False):
 def answer(text: str, **updates: Any) -> dict[str, Any]:
     """A subgraph's result: the reply, appended to the conversation as the assistant's message."""
     return {"reply": text, "messages": [AIMessage(content=text)], **updates}
+
+
+Finder = Callable[[Any, Runtime[AgentContext], Plan], Awaitable[dict[str, Any]]]
+
+
+def planned(find: Finder) -> Any:  # a LangGraph node (its Protocol types do not accept a Callable alias)
+    """A route subgraph's first node: read the turn (plan) and fetch what it asks for, in one step."""
+
+    async def look_up(state: Any, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        p = await read_turn(state, context_of(runtime))
+        return {"plan": p.dump(), **await find(state, runtime, p)}
+
+    return look_up
 
 
 def context_of(runtime: Runtime[AgentContext] | None) -> AgentContext:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.serve import serving
 from settings import ROOT, Settings
 from vectorstore.text import fold
 
@@ -93,42 +94,25 @@ async def in_process(var_dir: Path, sets: dict[str, list[str]]) -> dict[str, lis
 
 
 def over_http(var_dir: Path, sets: dict[str, list[str]]) -> dict[str, list[float]]:
-    port = 8000 + random.Random().randint(100, 899)
-    env = {
-        **os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
-        "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
-    server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            for q in sets["warmup"]:
-                client.get("/productos/search", params={"q": q})
-            routes = {
-                "keyword": ("/productos/search", {"modo": "palabras"}),
-                "semantic": ("/productos/semantic-search", {}),
-                "hybrid": ("/productos/search", {}),
-            }
-            timings: dict[str, list[float]] = {}
-            for mode in MODES:
-                path, extra = routes[mode]
-                samples = []
-                for q in sets[mode]:
-                    started = time.perf_counter()
-                    response = client.get(path, params={"q": q, **extra})
-                    samples.append((time.perf_counter() - started) * 1000)
-                    response.raise_for_status()
-                timings[mode] = samples
-            return timings
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with serving(var_dir) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        for q in sets["warmup"]:
+            client.get("/productos/search", params={"q": q})
+        routes = {
+            "keyword": ("/productos/search", {"modo": "palabras"}),
+            "semantic": ("/productos/semantic-search", {}),
+            "hybrid": ("/productos/search", {}),
+        }
+        timings: dict[str, list[float]] = {}
+        for mode in MODES:
+            path, extra = routes[mode]
+            samples = []
+            for q in sets[mode]:
+                started = time.perf_counter()
+                response = client.get(path, params={"q": q, **extra})
+                samples.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+            timings[mode] = samples
+        return timings
 
 
 def report(title: str, timings: dict[str, list[float]]) -> None:
