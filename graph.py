@@ -20,29 +20,27 @@ from langgraph.runtime import Runtime
 from agent.cache import CACHEABLE, cache_lookup_graph, cache_store_graph, signature
 from agent.context import AgentContext, last_user_text
 from agent.orchestrator import orchestrator_graph
-from agent.planner import clean_query
+from agent.planner import plan_text
 from agent.subgraphs import SUBGRAPHS
 from agent.turn import context_of
 from state import AgentState, InputState, Route
-from vectorstore.text import fold
 
 # --------------------------------------------------------------------------- nodes
 
 
 async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Tiered routing; the message's embedding is computed once and shared with the cache and search."""
+    """Tiered routing; the embedding of the message is only computed when the rules abstain."""
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
     catalog = context.shop.catalog
     await catalog.ensure_fresh()
     snapshot = catalog.index.snapshot()
-    tokens = [t.strip("¿?¡!.,;:()\"'").upper() for t in text.split()]
-    sku_hit = any(t in snapshot.sku_rows for t in tokens)
+    sku_hit = bool(catalog.index.sku_rows_in(text))
 
     def catalogue_match() -> bool:
         # "Matches the catalogue" means most of the words name something sold (typos allowed through
         # trigrams), not one stray word in a description.
-        words = clean_query(" ".join(fold(text).split()))
+        words = plan_text(text).query
         query = catalog.query(words)
         return bool(words) and (
             float(snapshot.name_index.coverage(query.stems).max()) >= 0.5

@@ -99,7 +99,7 @@ Route = Literal["products", "prices", "recommendations", "inventory", "conversat
 ROUTES: tuple[Route, ...] = get_args(Route)
 
 
-def _keep_last_list(old: list[ProductFact] | None, new: list[ProductFact] | None) -> list[ProductFact]:
+def keep_last_list(old: list[ProductFact] | None, new: list[ProductFact] | None) -> list[ProductFact]:
     """Products in play: a turn that shows products replaces the list; a turn that shows none keeps it."""
     return list(new) if new else list(old or [])
 
@@ -114,7 +114,7 @@ class AgentState(InputState, total=False):
     """The whole conversation state kept by the checkpointer, per thread."""
 
     routes: list[Route]  # the route(s) chosen for this turn
-    products: Annotated[list[ProductFact], _keep_last_list]  # last products shown: "el segundo", "ese"
+    products: Annotated[list[ProductFact], keep_last_list]  # last products shown: "el segundo", "ese"
     focus: ProductFact | None  # the product the conversation is about right now
     shown: list[ProductFact]  # the products this turn's reply presents (what /chat returns as "products")
     cart: list[CartFact]

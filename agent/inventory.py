@@ -6,14 +6,13 @@ import re
 from typing import Any, Literal
 
 from langgraph.config import get_config
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, is_admin, turn_seed
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
 from tools.shop import ToolError, fact, model_words
 
@@ -112,13 +111,7 @@ async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[s
 
 
 def build() -> Any:
-    graph = StateGraph(InventoryState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
-    graph.add_node("look_up", look_up)
-    graph.add_node("reply", reply)
-    graph.add_edge(START, "look_up")
-    graph.add_edge("look_up", "reply")
-    graph.add_edge("reply", END)
-    return graph.compile(name="inventory", checkpointer=False)
+    return two_step_graph(InventoryState, "inventory", look_up, reply)
 
 
 inventory_graph = build()

@@ -6,7 +6,6 @@ import re
 from typing import Any, Literal
 
 from langgraph.config import get_config
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent import composer
@@ -14,7 +13,7 @@ from agent.context import AgentContext, turn_seed
 from agent.planner import Plan, clean_query
 from agent.products import describe_filters
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
 from tools.shop import ToolError, fact, model_words
 
@@ -130,13 +129,7 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
 
 
 def build() -> Any:
-    graph = StateGraph(PricesState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
-    graph.add_node("look_up", look_up)
-    graph.add_node("reply", reply)
-    graph.add_edge(START, "look_up")
-    graph.add_edge("look_up", "reply")
-    graph.add_edge("reply", END)
-    return graph.compile(name="prices", checkpointer=False)
+    return two_step_graph(PricesState, "prices", look_up, reply)
 
 
 prices_graph = build()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.config import get_config
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent import composer
@@ -13,7 +12,7 @@ from agent.context import AgentContext, turn_seed
 from agent.language import euros
 from agent.planner import Plan
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
 from tools.shop import ToolError, fact
 
@@ -95,13 +94,7 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
 
 
 def build() -> Any:
-    graph = StateGraph(ProductsState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
-    graph.add_node("look_up", look_up)
-    graph.add_node("reply", reply)
-    graph.add_edge(START, "look_up")
-    graph.add_edge("look_up", "reply")
-    graph.add_edge("reply", END)
-    return graph.compile(name="products", checkpointer=False)
+    return two_step_graph(ProductsState, "products", look_up, reply)
 
 
 products_graph = build()

@@ -6,13 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
 from agent.planner import Plan, plan, plan_text
-from state import CartFact, ProductFact, Route, _keep_last_list
+from state import CartFact, ProductFact, Route, keep_last_list
 from tools.shop import fact
 from vectorstore.query import Query
 
@@ -21,7 +22,7 @@ class TurnState(TypedDict, total=False):
     """The slice of the conversation a route subgraph reads."""
 
     messages: Annotated[list[AnyMessage], add_messages]
-    products: Annotated[list[ProductFact], _keep_last_list]
+    products: Annotated[list[ProductFact], keep_last_list]
     focus: ProductFact | None
     routes: list[Route]
     cart: list[CartFact]
@@ -34,7 +35,7 @@ class TurnOutput(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     reply: str
     shown: list[ProductFact]
-    products: Annotated[list[ProductFact], _keep_last_list]
+    products: Annotated[list[ProductFact], keep_last_list]
     focus: ProductFact | None
     facts: list[Any]
     query: str
@@ -57,6 +58,18 @@ def planned(find: Finder) -> Any:  # a LangGraph node (its Protocol types do not
         return {"plan": p.dump(), **await find(state, runtime, p)}
 
     return look_up
+
+
+def two_step_graph(state: type[Any], name: str, look_up: Any, reply: Any) -> Any:
+    """A route subgraph: look_up (plan + fetch) then reply, own state, TurnState in and TurnOutput out."""
+    graph = StateGraph(state, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
+    graph.add_node("look_up", look_up)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "look_up")
+    graph.add_edge("look_up", "reply")
+    graph.add_edge("reply", END)
+    # No checkpointer of its own: only the orders subgraph, whose interrupt must be resumable, keeps one.
+    return graph.compile(name=name, checkpointer=False)
 
 
 def context_of(runtime: Runtime[AgentContext] | None) -> AgentContext:

@@ -81,37 +81,6 @@ def record_turns_sqlite(connection: sqlite3.Connection, turns: Sequence[tuple[st
         connection.executemany(_SQLITE_INSERT_MESSAGE, rows)
 
 
-async def record_turn(
-    session: AsyncSession,
-    *,
-    thread_id: str,
-    channel: str,
-    user_text: str,
-    reply: str,
-    route: str | None,
-) -> Conversation:
-    """Store one exchange (the customer's message and the answer) under its conversation, creating it if new."""
-    conversation = (
-        await session.execute(select(Conversation).where(col(Conversation.thread_id) == thread_id))
-    ).scalar_one_or_none()
-    now = utcnow()
-    if conversation is None:
-        conversation = Conversation(thread_id=thread_id, channel=channel, created_at=now, updated_at=now)
-        session.add(conversation)
-        await session.flush()
-    else:
-        conversation.updated_at = now
-        session.add(conversation)
-    session.add_all(
-        [
-            Message(conversation_id=conversation.id or 0, role="user", content=user_text, route=route, created_at=now),
-            Message(conversation_id=conversation.id or 0, role="assistant", content=reply, route=route, created_at=now),
-        ]
-    )
-    await session.flush()
-    return conversation
-
-
 async def history(
     session: AsyncSession, *, thread_id: str, limit: int = 200
 ) -> tuple[Conversation, list[Message]] | None:

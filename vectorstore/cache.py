@@ -39,7 +39,6 @@ class CacheStats:
 
     hits: int = 0
     misses: int = 0
-    guard_rejections: int = 0
     stale: int = 0
 
 

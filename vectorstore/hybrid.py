@@ -259,6 +259,12 @@ class CatalogueIndex:
 
     # ------------------------------------------------------------------ queries
 
+    def sku_rows_in(self, text: str) -> list[int]:
+        """Snapshot rows of the products whose SKU is written in the text (any case, with punctuation around)."""
+        rows = self.snapshot().sku_rows
+        found = (rows.get(t.strip("¿?¡!.;:()\"'")) for t in text.upper().replace(",", " ").split())
+        return [row for row in found if row is not None]
+
     def canonical_category(self, name: str) -> str | None:
         """The catalogue's spelling of a category or subcategory typed in any case, with or without accents."""
         return self.snapshot().categories.get(fold(name).strip())
@@ -343,10 +349,7 @@ class CatalogueIndex:
             fused = semantic.copy()
 
         sku_hits: set[int] = set()
-        for token in query.text.upper().replace(",", " ").split():
-            row = snap.sku_rows.get(token.strip("¿?¡!.;:()\"'"))
-            if row is None:
-                continue
+        for row in self.sku_rows_in(query.text):
             k = int(np.searchsorted(rows, row))
             if k < rows.size and rows[k] == row:
                 fused[k] += SKU_BONUS
