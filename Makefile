@@ -8,12 +8,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: help install install-dev browser setup run test lint bench bench-import clean
+.PHONY: help install install-dev browser setup run stop redis-start test lint bench bench-import clean
 
 help:
 	@echo "make run    instala, prepara la base de datos y el índice, y arranca el servidor (http://127.0.0.1:8001)"
 	@echo "make test   instala lo necesario y pasa lint + tests"
-	@echo "make bench  mide la búsqueda (y la importación de 5.093 productos)"
+	@echo "make bench  mide la búsqueda, la conversación y la caché (y la importación de 5.093 productos)"
+	@echo "make stop   para el Redis Stack que arrancó make run"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,8 +60,22 @@ setup: install .env
 
 # HOST and PORT (environment, `make run PORT=9000` or .env) reach the server through settings.py;
 # make passes command-line variables to the recipe's environment by itself.
+# Redis Stack (semantic cache, optional shared memory) runs from var/redis-stack/ on 127.0.0.1:$(REDIS_PORT).
+# Where it cannot be installed or started (exit 2: another OS, no apt), the server runs on the in-process cache.
+REDIS_PORT ?= 6380
+export REDIS_PORT
+
+redis-start: install
+	bash scripts/redis-stack.sh start
+
+stop:
+	bash scripts/redis-stack.sh stop
+
 run: setup
-	exec $(BIN)/python -m server
+	@if bash scripts/redis-stack.sh start; then backend=redis; else rc=$$?; [ $$rc -eq 2 ] || exit $$rc; \
+		echo "Redis Stack no está disponible en esta máquina: el servidor usará la caché en memoria (CACHE_BACKEND=memory)."; \
+		backend=memory; fi; \
+	export CACHE_BACKEND=$${CACHE_BACKEND:-$$backend}; exec $(BIN)/python -m server
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -155,16 +155,26 @@ class ChatService:
             path.parent.mkdir(parents=True, exist_ok=True)
             saver: Any = await self._stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(path)))
             await saver.setup()
+        elif self.settings.checkpointer == "redis":
+            # Several app instances share conversations through one Redis (needs RedisJSON + RediSearch).
+            from langgraph.checkpoint.redis.aio import AsyncRedisSaver
+
+            saver = await self._stack.enter_async_context(
+                AsyncRedisSaver.from_conn_string(self.settings.resolved_redis_url)
+            )
+            await saver.asetup()
         else:
             from langgraph.checkpoint.memory import InMemorySaver
 
             saver = InMemorySaver()
+        await self.context.cache.start()
         self.graph = agent_graph.compile(saver)
         self.context.router.warm_up()
         self.recorder.start()
 
     async def close(self) -> None:
         await self.recorder.close()
+        await self.context.cache.close()
         await self._stack.aclose()
 
     def config(self, thread_id: str, role: str = "customer") -> dict[str, Any]:

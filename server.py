@@ -95,11 +95,12 @@ class ProductPage(BaseModel):
 
 
 class Health(BaseModel):
-    """What /health reports: overall status, database and index."""
+    """What /health reports: overall status (ok, degraded, error), database, index and semantic cache."""
 
     status: str
     database: str
     index: dict[str, Any]
+    cache: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- dependencies
@@ -240,7 +241,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _product_routes(app: FastAPI) -> None:
     @app.get("/health", response_model=Health, tags=["salud"])
-    async def health(service: CatalogDep, response: Response) -> Health:
+    async def health(service: CatalogDep, request: Request, response: Response) -> Health:
         database = "ok"
         try:
             async with service.sessions() as session:
@@ -254,10 +255,17 @@ def _product_routes(app: FastAPI) -> None:
             "revision": service.index.revision,
             "embedder": service.embedder.id,
         }
+        cache: dict[str, Any] | None = None
+        chat = getattr(request.app.state, "chat", None)
+        if chat is not None:
+            await chat.context.cache.check()
+            cache = chat.context.cache.describe()
         healthy = database == "ok"
         if not healthy:
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="ok" if healthy else "error", database=database, index=index)
+        # Redis away is not an outage: the in-process cache answers, so the service is degraded, not down.
+        overall = "error" if not healthy else "degraded" if cache and cache["status"] != "ok" else "ok"
+        return Health(status=overall, database=database, index=index, cache=cache)
 
     @app.get("/productos", response_model=ProductPage, tags=["productos"])
     async def list_products(

@@ -45,7 +45,15 @@ class Settings(BaseSettings):
     openai_base_url: str = ""
     openai_model: str = "gpt-4o-mini"
 
-    checkpointer: Literal["sqlite", "memory"] = "sqlite"
+    checkpointer: Literal["sqlite", "memory", "redis"] = "sqlite"
+
+    # Semantic cache: Redis Stack first (shared by every instance), this process's memory while Redis is away.
+    cache_backend: Literal["redis", "memory"] = "redis"
+    redis_url: str = ""  # empty: the project's Redis Stack on 127.0.0.1:$REDIS_PORT
+    redis_port: int = Field(default=6380, ge=1, le=65535)
+    redis_timeout: float = Field(default=0.25, gt=0, le=5.0)
+    cache_name: str = Field(default="agente_cache", pattern=r"^[A-Za-z0-9_\-]+$")
+    cache_threshold: float = Field(default=0.60, ge=0.0, le=1.0)
 
     index_dir: Path = Path("")  # empty: var/index
     search_semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -69,6 +77,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """Default to a SQLite file under var/ so a fresh checkout needs no database server."""
         return self.database_url or f"sqlite+aiosqlite:///{self.var_dir / 'agente.db'}"
+
+    @property
+    def resolved_redis_url(self) -> str:
+        """Redis for the cache (and CHECKPOINTER=redis): REDIS_URL, or the Redis Stack that make run starts."""
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -1,13 +1,16 @@
 """Semantic cache subgraph: look up before routing, store after answering.
 
-The key is the standalone question: the message's product words, numbers, sizes and colours (the entity
-signature, which must match exactly) plus its intents, scoped to the catalogue revision. Turns that lean on
-earlier answers ("el segundo"), touch the cart or an order, or are small talk are never cached.
+The key is the standalone question (its product words, normalised) and an entity signature that must match
+exactly: the products those words name, numbers and sizes, colours, budget, intents. Entries are scoped to the
+catalogue's listing key and checked against the current version of every product they quote, so a price or stock
+change is never answered from the cache. Turns that lean on earlier answers ("el segundo"), touch the cart or an
+order, or are small talk are never cached.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -17,9 +20,12 @@ from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, last_user_text
 from agent.planner import COLOURS, plan_text
+from agent.recommendations import COMPLEMENT, SIMILAR
 from agent.router import CUES, intents_in
 from agent.turn import TurnState, context_of, turn_vector
 from state import ProductFact, Route
+from tools.catalog import CatalogService
+from vectorstore.cache import CacheKey
 from vectorstore.text import fold, stem
 
 CACHEABLE: set[str] = {"products", "prices", "inventory", "recommendations"}
@@ -35,43 +41,97 @@ class CacheState(TurnState, total=False):
     facts: list[Any]
 
 
+COLOUR_STEMS = frozenset({stem(c) for c in (*COLOURS, "plateado", "dorada", "morada", "amarilla")})
+LETTER_SIZE = re.compile(r"\btalla (xxs|xs|s|m|l|xl|xxl)\b")
+#: How sure a name match must be before the products it names stand for the words in the signature.
+NAMED = 0.5
+
+
 @lru_cache(maxsize=4096)
 def signature(text: str) -> tuple[str, str] | None:
-    """(normalised question, entity signature), or None when the turn must not be cached."""
+    """(normalised question, the signature's word-level part), or None when the turn must not be cached.
+
+    The word-level part holds what changes an answer beyond which products are meant: intents, numbers and
+    sizes, colours, budget, cheapest/dearest, in stock, details, similar/complement, category. "¿Tenéis X?" and
+    "¿hay stock de X?" ask the same thing, so product and stock questions share one intent here.
+    """
     p = plan_text(text)
     folded = p.folded
     if p.is_reference or CUES["orders"].search(folded):
         return None
-    intents = [i for i in intents_in(folded) if i != "orders"]
+    intents: list[str] = sorted({i for i in intents_in(folded) if i != "orders"})
     if not intents or not p.query:
         return None
-    words = sorted({stem(w) for w in p.query.split()})
-    numbers = sorted(set(re.findall(r"\d+(?:[.,]\d+)?", folded)))
-    colours = sorted({c for c in COLOURS if re.search(rf"\b{c}\b", folded)})
+    if len(intents) > 1 and "products" in intents:
+        intents.remove("products")  # "¿a cuánto tenéis el X?" is a price question
+    if intents in (["products"], ["inventory"]):
+        intents = ["have"]
+    numbers = sorted(set(re.findall(r"\d+(?:[.,]\d+)?", folded)) | set(LETTER_SIZE.findall(folded)))
+    colours = sorted({stem(w) for w in re.findall(r"\w+", folded)} & COLOUR_STEMS)
     budget = f"{p.min_price}-{p.max_price}" if p.min_price or p.max_price else ""
     flags = "".join(
-        flag for flag, on in (("c", p.cheapest), ("d", p.dearest), ("s", p.in_stock), ("i", p.details)) if on
+        flag
+        for flag, on in (
+            ("c", p.cheapest),
+            ("d", p.dearest),
+            ("s", p.in_stock),  # "¿qué móviles tenéis en stock?" is not "¿qué móviles tenéis?"
+            ("i", p.details),
+            ("+", COMPLEMENT.search(folded)),
+            ("~", SIMILAR.search(folded)),
+        )
+        if on
     )
-    sig = "|".join(
-        [",".join(sorted(set(intents))), ",".join(words), ",".join(numbers), ",".join(colours), budget, flags]
-    )
+    sig = "|".join([",".join(intents), ",".join(numbers), ",".join(colours), budget, flags, p.category or ""])
     return " ".join(fold(p.query).split()), sig
+
+
+def entity_signature(catalog: CatalogService, question: str, words: str) -> str:
+    """The full signature: the products the words name (a keyword search, no embedding) plus the word-level part.
+
+    Naming products by id is what lets "precio samsumg galaxy s24 128gb" share an answer with "¿cuánto cuesta el
+    Samsung Galaxy S24 de 128 GB?", while "de 256 GB" (another number, another product) never does. Words that
+    name nothing clearly keep their stems instead.
+    """
+    hits = catalog.index.search(catalog.query(question), limit=10, mode="keyword")
+    best = max((h.name_match for h in hits), default=0.0)
+    if best >= NAMED:
+        named = ",".join(str(i) for i in sorted(h.item.id for h in hits if h.name_match >= best - 1e-6)[:3])
+    else:
+        named = "?" + ",".join(sorted({stem(w) for w in question.split()}))
+    return f"{named}|{words}"
+
+
+def _fresh_check(snapshot: Any) -> Callable[[Mapping[str, str]], bool]:
+    """An answer is served only if every product it quotes still has the price, stock and name it had."""
+
+    def fresh(versions: Mapping[str, str]) -> bool:
+        return all(snapshot.version(int(pid)) == version for pid, version in versions.items())
+
+    return fresh
+
+
+def _versions(snapshot: Any, facts: list[ProductFact]) -> dict[str, str]:
+    return {str(f["id"]): snapshot.version(int(f["id"])) for f in facts if "id" in f}
 
 
 async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
-    key = signature(text)
-    if key is None:
+    found = signature(text)
+    if found is None:
         return {"cache": "skip"}
-    revision = await context.shop.catalog.ensure_fresh()
-    vector = turn_vector(context, text)
-    payload = context.cache.lookup(key[0], key[1], revision, vector)
-    if payload is None:
-        return {"cache": "miss", "cache_key": key}
+    catalog = context.shop.catalog
+    await catalog.ensure_fresh()
+    snapshot = catalog.index.snapshot()
+    cache_key = (found[0], entity_signature(catalog, *found))
+    key = CacheKey(*cache_key, snapshot.listing_key)
+    hit = await context.cache.lookup(key, lambda: turn_vector(context, text), _fresh_check(snapshot))
+    if hit is None:
+        return {"cache": "miss", "cache_key": cache_key}
+    payload = hit.payload
     return {
         "cache": "hit",
-        "cache_key": key,
+        "cache_key": cache_key,
         "messages": [AIMessage(content=payload["reply"])],
         "reply": payload["reply"],
         "shown": payload.get("shown") or [],
@@ -89,19 +149,21 @@ async def store(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, 
     if not state.get("query"):
         return {}
     context = context_of(runtime)
-    key = state["cache_key"]
+    question, sig = state["cache_key"]
     text = last_user_text(state.get("messages", []))
     products: list[ProductFact] = list(state.get("products") or [])
-    context.cache.store(
-        key[0],
-        key[1],
-        context.shop.catalog.index.revision,
+    shown: list[ProductFact] = list(state.get("shown") or [])
+    # The scope and versions are read now, after answering: the answer reflects this snapshot of the catalogue.
+    snapshot = context.shop.catalog.index.snapshot()
+    await context.cache.store(
+        CacheKey(question, sig, snapshot.listing_key, routes[0]),
         {
             "reply": state["reply"],
-            "shown": list(state.get("shown") or []),
+            "shown": shown,
             "products": products,
             "focus": state.get("focus"),
             "routes": routes,
+            "versions": _versions(snapshot, [*products, *shown]),
         },
         turn_vector(context, text),
         ttl=TTL_SECONDS.get(routes[0]),

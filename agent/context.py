@@ -18,7 +18,7 @@ from agent.router import Router
 from settings import Settings, get_settings
 from tools.catalog import CatalogService
 from tools.shop import Shop
-from vectorstore.cache import SemanticCache
+from vectorstore.cache import TieredCache, build_cache
 
 
 @dataclass
@@ -27,7 +27,7 @@ class AgentContext:
 
     shop: Shop
     router: Router
-    cache: SemanticCache
+    cache: TieredCache
     llm: BaseChatModel | None = None
     llm_timeout: float = 15.0
     tools: list[Any] = field(default_factory=list)
@@ -38,7 +38,7 @@ class AgentContext:
         return cls(
             shop=shop,
             router=Router(catalog.embedder, llm),
-            cache=SemanticCache(catalog.embedder),
+            cache=build_cache(settings, catalog.embedder),
             llm=llm,
             llm_timeout=settings.llm_timeout,
             tools=shop.langchain_tools(),

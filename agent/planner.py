@@ -58,7 +58,9 @@ _CURRENCY = r"\s*(?:€|euros?|eur|pavos|lucas)?"
 
 _REFERENCE_WORDS = re.compile(
     r"\b(?:el|la|lo) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|quint[oa]|ultim[oa]|1o|2o|3o)\b"
-    r"|\b(?:ese|esa|este|esta|eso|esto|esos|esas|estos|estas|el mismo|la misma|aquel|aquella|ambos|los dos|las dos)\b"
+    r"|\b(?:ese|esa|este|eso|esto|esos|esas|estos|el mismo|la misma|aquel|aquella|ambos|los dos|las dos)\b"
+    # "esta"/"estas" name a product ("¿cuánto cuesta esta?") unless they are the verb ("¿a cuánto está el ...?")
+    r"|\bestas?\b(?! (?:el|la|los|las|lo|en|de|a|disponibles?|agotad\w*|rebajad\w*|bien|mal)\b)"
     r"|\bnumero \d\b|\bel \d\b|^y (?:en|el|la|de|con|si)\b|^(?:y )?(?:el|la) (?:mas barat|mas car|de \d)"
 )
 _ORDINAL = re.compile(

@@ -129,9 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--queries", type=int, default=200, help="consultas por modo")
     parser.add_argument("--var-dir", type=Path, help="reutiliza un catálogo ya importado (omite la importación)")
-    parser.add_argument("--solo", choices=["busqueda", "chat"], help="mide solo una parte")
+    parser.add_argument("--solo", choices=["busqueda", "chat", "cache"], help="mide solo una parte")
     args = parser.parse_args(argv)
-    if args.solo != "busqueda":
+    if args.solo in (None, "cache"):
+        from bench.cache import run as run_cache
+
+        backend, cache = run_cache()
+        report(f"Caché semántica por HTTP (POST /chat, caché {backend})", cache)
+        hits = cache["acierto exacto"] + cache["acierto semántico"]
+        p50 = percentile(hits, 50)
+        verdict = "cumplido" if p50 <= 10 else "NO cumplido"
+        print(f"Aciertos de caché p50 {p50:.2f} ms (objetivo ≤ 10 ms: {verdict})")
+        if args.solo == "cache":
+            return 0
+    if args.solo in (None, "chat"):
         from bench.chat import run as run_chat
 
         chat = run_chat()

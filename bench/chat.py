@@ -19,7 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.cache import BENCH_REDIS_PORT
 from bench.serve import serving
+from evals.cache import redis_stack
 from settings import ROOT
 
 ROUTING = ROOT / "evals" / "datasets" / "routing.jsonl"
@@ -43,7 +45,13 @@ def run(n_per_endpoint: int = 200) -> dict[str, list[float]]:
         env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
                "OPENAI_API_KEY": "", "LLM_PROVIDER": "offline", "LOG_LEVEL": "WARNING"}  # fmt: skip
         subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
-        with serving(var, OPENAI_API_KEY="", LLM_PROVIDER="offline") as port:
+        with (
+            redis_stack(BENCH_REDIS_PORT) as url,
+            serving(
+                var, OPENAI_API_KEY="", LLM_PROVIDER="offline", CACHE_BACKEND="redis" if url else "memory",
+                REDIS_URL=url or "", CACHE_NAME=f"bench_{uuid.uuid4().hex[:8]}",
+            ) as port,
+        ):  # fmt: skip
             pool = questions(2 * n_per_endpoint + 20)
             # Measured through the stdlib client on one keep-alive connection: httpx adds about a millisecond of
             # its own per request, which is the client's cost, not the server's.

@@ -29,7 +29,12 @@ PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgre
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings that ignore the developer's .env and keep all state under `tmp`."""
-    values: dict[str, object] = {"var_dir": tmp / "var", "embeddings_provider": "use", "admin_api_key": "clave-test"}
+    values: dict[str, object] = {
+        "var_dir": tmp / "var",
+        "embeddings_provider": "use",
+        "admin_api_key": "clave-test",
+        "cache_backend": "memory",  # tests/test_redis_cache.py uses the real Redis Stack on purpose
+    }
     values.update(overrides)
     return Settings.isolated(**values)
 
@@ -142,6 +147,7 @@ def start_server(tmp: Path, **env_overrides: str) -> LiveServer:
         "EMBEDDINGS_PROVIDER": "use",
         "GOOGLE_API_KEY": "",
         "LOG_LEVEL": "WARNING",
+        "CACHE_BACKEND": "memory",  # a test that wants Redis says so (tests/test_redis_cache.py)
         **env_overrides,
     }
     log = tmp / "server.log"
@@ -202,3 +208,32 @@ async def chat(service: CatalogService, tmp_path: Path) -> AsyncIterator[Any]:
     await chat_service.start()
     yield chat_service
     await chat_service.close()
+
+
+# --------------------------------------------------------------------------- Redis Stack (scripts/redis-stack.sh)
+
+REDIS_SCRIPT = ROOT / "scripts" / "redis-stack.sh"
+
+
+def redis_stack(command: str, port: int) -> subprocess.CompletedProcess[str]:
+    """Run the project's Redis Stack script for a test port (never the app's 6380, never the machine's 6379)."""
+    env = {**os.environ, "REDIS_PORT": str(port)}
+    return subprocess.run(
+        ["bash", str(REDIS_SCRIPT), command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def start_redis_stack(port: int) -> str:
+    done = redis_stack("start", port)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/redis-stack.sh start failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis Stack (RediSearch + RedisJSON) started by the project's script for this test session."""
+    port = int(os.environ.get("TEST_REDIS_PORT", "6391"))
+    url = start_redis_stack(port)
+    yield url
+    redis_stack("stop", port)

@@ -8,12 +8,14 @@ stock) narrow the candidates before scoring, so they never drop good matches fro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 
@@ -103,6 +105,37 @@ class _Snapshot:
     categories: dict[str, str]  # folded category or subcategory -> name as written
     brands: dict[str, str]  # folded brand -> name as written
     brand_phrases: dict[str, list[tuple[tuple[str, ...], str]]]  # first word -> (words, folded brand)
+
+    def item(self, product_id: int) -> CatalogueItem | None:
+        row = int(np.searchsorted(self.ids, product_id))
+        return self.items[row] if row < len(self.items) and int(self.ids[row]) == product_id else None
+
+    def version(self, product_id: int) -> str:
+        """What a cached answer quoting this product depends on: its price, stock and name ("" when it is gone)."""
+        item = self.item(product_id)
+        if item is None:
+            return ""
+        return product_version(item)
+
+    @cached_property
+    def listing_key(self) -> str:
+        """A digest of everything a list of products depends on.
+
+        Which products exist, their names, categories, prices and whether they are in stock — not the stock
+        count: a sale must not retire every search answer, only those quoting the product sold.
+        """
+        digest = hashlib.blake2b(digest_size=12)
+        for item in self.items:
+            digest.update(
+                f"{item.id}\x1f{item.price}\x1f{item.stock > 0:d}\x1f{item.name}\x1f{item.category}"
+                f"\x1f{item.subcategory}\x1f{item.brand}\x1e".encode()
+            )
+        return digest.hexdigest()
+
+
+def product_version(item: CatalogueItem) -> str:
+    """Changes whenever a quoted fact of the product does (price, stock, name)."""
+    return hashlib.blake2b(f"{item.price}\x1f{item.stock}\x1f{item.name}".encode(), digest_size=8).hexdigest()
 
 
 class CatalogueIndex:
