@@ -14,7 +14,7 @@ from agent.planner import Plan
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, model_words
+from tools.shop import ToolError, fact, matching_versions, model_words
 
 ADMIN_QUESTION = re.compile(
     r"\b(?:poco|bajo|escaso) stock\b|\bstock bajo\b|\breponer\b|\breposicion\b|\binventario\b|\bque (?:productos|articulos) "
@@ -56,13 +56,17 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
         if not hits:
             return {"mode": "list", "found": []}
         top = hits[0]
-        versions = [h for h in hits if model_words(h.item) == model_words(top.item)]
-        if len(versions) > 1 and "sku" not in top.matched_by:
-            versions.sort(key=lambda h: (h.item.price, h.item.name))
-            return {"mode": "variants", "found": [fact(h.item) for h in versions]}
-        if len(hits) > 1 and top.score - hits[1].score < 0.15 and "sku" not in top.matched_by:
+        versions = [h.item for h in hits if model_words(h.item) == model_words(top.item)]
+        fitting = matching_versions(versions, p.query)
+        if len(versions) > 1 and "sku" not in top.matched_by and len(fitting) > 1:
+            fitting.sort(key=lambda i: (i.price, i.name))
+            return {"mode": "variants", "found": [fact(i) for i in fitting]}
+        if len(versions) > 1 and len(fitting) == 1:
+            ref = fitting[0].id  # "¿hay stock del iPhone 15 de 256 GB en negro?": that version
+        elif len(hits) > 1 and top.score - hits[1].score < 0.15 and "sku" not in top.matched_by:
             return {"mode": "list", "found": [fact(h.item) for h in hits]}
-        ref = top.item.id
+        else:
+            ref = top.item.id
     try:
         report = await shop.stock(ref)
     except ToolError:

@@ -294,5 +294,12 @@ def _alternation(names: tuple[str, ...]) -> re.Pattern[str]:
 
 def _names_new_product(query: str) -> bool:
     """Whether the leftover words name a product of their own (then "ese" is not about the last one)."""
-    meaningful = [w for w in query.split() if w not in COLOURS and not re.fullmatch(r"\d+(gb|tb)?|talla|gb|tb", w)]
+    tokens = query.split()
+    meaningful = [
+        w
+        for i, w in enumerate(tokens)
+        if (w not in COLOURS and not re.fullmatch(r"\d+(gb|tb)?|talla|gb|tb", w))
+        # a model number right after a name word counts: "iphone 15", "galaxy s24" (not "negro 128", "talla 42")
+        or (w.isdigit() and i > 0 and tokens[i - 1].isalpha() and tokens[i - 1] not in (*COLOURS, "talla"))
+    ]
     return len(meaningful) >= 2

@@ -15,7 +15,7 @@ from agent.products import describe_filters
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, model_words
+from tools.shop import ToolError, fact, matching_versions, model_words
 
 Mode = Literal["single", "variants", "compare", "extreme", "list", "none"]
 
@@ -82,10 +82,13 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     # A model with several versions ("iphone 15": 128/256 GB, colours) lists the versions; a model named
     # precisely is one product; a kind of product ("sartenes") is a list.
     top = hits[0]
-    versions = [h for h in hits if model_words(h.item) == model_words(top.item)]
+    versions = [h.item for h in hits if model_words(h.item) == model_words(top.item)]
     if len(versions) > 1 and "sku" not in top.matched_by:
-        versions.sort(key=lambda h: (h.item.price, h.item.name))
-        return {"mode": "variants", "found": [fact(h.item) for h in versions]}
+        fitting = matching_versions(versions, p.query)
+        if len(fitting) == 1:  # "el iPhone 15 de 128 GB en negro": that version, not all four
+            return {"mode": "single", "found": [fact(fitting[0])]}
+        fitting.sort(key=lambda i: (i.price, i.name))
+        return {"mode": "variants", "found": [fact(i) for i in fitting]}
     clear = len(hits) == 1 or top.score - hits[1].score > 0.15 or "sku" in top.matched_by
     named = set(p.query.split()) <= set(" ".join(top.matched_terms).split()) and len(p.query.split()) >= 2
     if clear or named:

@@ -22,7 +22,7 @@ def serving(var_dir: Path, **env: str) -> Iterator[int]:
     port = 8000 + random.Random().randint(100, 899)
     environment = {
         **os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
-        "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING", **env,
+        "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "WARNING", "CACHE_BACKEND": "memory", **env,
     }  # fmt: skip
     server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
     try:

@@ -463,6 +463,39 @@ async def test_verb_esta_is_not_a_reference(shared_chat: Any, request: pytest.Fi
     assert "agotado" in answer.reply
 
 
+@pytest.mark.parametrize(
+    ("message", "sku", "absent"),
+    [
+        # Found with evals/cache.py: every version was listed although the customer had named one.
+        ("¿Cuánto cuesta el iPhone 15 de 128 GB en negro?", "TEL-APL-IP15-128-NEG", "256 GB"),
+        ("¿Cuánto valen los Sony WH-1000XM5 negros?", "ELE-SON-XM5-NEG", "Plata"),
+        ("¿Cuánto cuestan las Nike Pegasus 40 negras en talla 42?", "DEP-NIK-PEG40-42-NEG", "Blanco"),
+        ("hay stock del iphone 15 de 256gb en blanco?", "TEL-APL-IP15-256-BLA", "128 GB Negro:"),
+    ],
+)
+async def test_a_version_named_in_full_is_answered_alone(
+    shared_chat: Any, request: pytest.FixtureRequest, message: str, sku: str, absent: str
+) -> None:
+    result = await ask(shared_chat, message, tid(request))
+    item = await product(shared_chat, sku)
+    assert [p["sku"] for p in result.products][:1] == [sku]
+    assert eur(item.price) in result.reply and absent not in result.reply
+
+
+async def test_naming_another_model_is_not_a_reference_to_the_last_one(
+    shared_chat: Any, request: pytest.FixtureRequest
+) -> None:
+    # Found at 1d3ecbd: "iphone 15 256gb negro" after the Pegasus was read as "the Pegasus in black".
+    thread = tid(request)
+    await ask(shared_chat, "¿Cuánto cuestan las Nike Pegasus 40 negras en talla 42?", thread)
+    result = await ask(shared_chat, "hay stock del iphone 15 256gb negro?", thread)
+    assert result.route == "inventory"
+    assert [p["sku"] for p in result.products][:1] == ["TEL-APL-IP15-256-NEG"]
+    assert "agotado" in result.reply
+    follow = await ask(shared_chat, "¿y en blanco?", thread)
+    assert [p["sku"] for p in follow.products][:1] == ["TEL-APL-IP15-256-BLA"]
+
+
 # --------------------------------------------------------------------------- 3. grounding over a varied session
 
 

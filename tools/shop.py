@@ -27,7 +27,7 @@ from state import CartFact, CatalogueItem, ProductFact, SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
 from tools.complements import COMPLEMENTS
 from vectorstore.query import Query
-from vectorstore.text import fold, words
+from vectorstore.text import fold, stem, words
 
 log = logging.getLogger(__name__)
 
@@ -386,6 +386,28 @@ def name_tokens(text: str) -> list[str]:
 _TOKEN = re.compile(r"[a-z]+|[0-9]+")
 
 _UNITS = ("gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "w", "mah", "uds", "unidades")
+
+
+def _version_tokens(text: str) -> set[str]:
+    return {t if t.isdigit() else stem(t) for t in name_tokens(text)}
+
+
+def matching_versions(versions: Sequence[CatalogueItem], text: str) -> list[CatalogueItem]:
+    """The versions of one model that fit what the customer said about the version.
+
+    "iPhone 15 de 128 GB en negro" names one of its four versions; "iPhone 15" names none, so all of them fit.
+    What tells versions apart is what their names do not share (capacity, colour, size); a version fits when it
+    has every such word the customer used (negro/negros/negra alike). When none fits, all are returned: the
+    customer then sees which versions exist.
+    """
+    if len(versions) < 2:
+        return list(versions)
+    tokens = {v.id: _version_tokens(v.name) for v in versions}
+    common = set.intersection(*tokens.values())
+    distinguishing = {vid: t - common for vid, t in tokens.items()}
+    asked = _version_tokens(text) & set().union(*distinguishing.values())
+    fits = [v for v in versions if asked <= distinguishing[v.id]]
+    return fits or list(versions)
 
 
 def model_words(item: CatalogueItem) -> tuple[str, ...]:
