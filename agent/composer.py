@@ -225,3 +225,14 @@ def figures_match(text: str, allowed_money: set[Decimal], allowed_counts: set[in
         if value is None or value.quantize(Decimal("0.01")) not in allowed_money:
             return False
     return all(int(raw) in allowed_counts for raw in _UNITS.findall(text))
+
+
+def not_exactly(query: str, *, seed: str) -> str:
+    """Said before an answer about another model than the one asked for ("iphone 14" -> the iPhone 15)."""
+    return pick(
+        [
+            f"No tenemos «{query}» tal cual; lo más parecido que tengo:",
+            f"«{query}» exactamente no lo tenemos. Lo más cercano:",
+        ],
+        seed,
+    )

@@ -14,7 +14,7 @@ from agent.planner import Plan
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, matching_versions, model_words
+from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
 
 ADMIN_QUESTION = re.compile(
     r"\b(?:poco|bajo|escaso) stock\b|\bstock bajo\b|\breponer\b|\breposicion\b|\binventario\b|\bque (?:productos|articulos) "
@@ -30,6 +30,7 @@ class InventoryState(TurnState, TurnOutput, total=False):
     found: list[ProductFact]
     alternatives: list[ProductFact]
     restock: dict[int, tuple[int, int]]
+    missing: list[str]  # model numbers asked for that the products found do not have
 
 
 async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
@@ -46,6 +47,7 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
             "restock": {line.item.id: (line.sold_last_30_days, line.suggested_units) for line in lines},
         }
     ref: Any = p.references[0]["id"] if p.references else None
+    named_by_sku = False
     if ref is None and not p.query:
         return {"mode": "none", "found": []}
     if ref is None:
@@ -60,18 +62,26 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
         fitting = matching_versions(versions, p.query)
         if len(versions) > 1 and "sku" not in top.matched_by and len(fitting) > 1:
             fitting.sort(key=lambda i: (i.price, i.name))
-            return {"mode": "variants", "found": [fact(i) for i in fitting]}
+            missing = unmatched_model_numbers(p.query, fitting)
+            return {"mode": "variants", "found": [fact(i) for i in fitting], "missing": missing}
         if len(versions) > 1 and len(fitting) == 1:
             ref = fitting[0].id  # "¿hay stock del iPhone 15 de 256 GB en negro?": that version
         elif len(hits) > 1 and top.score - hits[1].score < 0.15 and "sku" not in top.matched_by:
             return {"mode": "list", "found": [fact(h.item) for h in hits]}
         else:
             ref = top.item.id
+        named_by_sku = "sku" in top.matched_by
     try:
         report = await shop.stock(ref)
     except ToolError:
         return {"mode": "none", "found": []}
-    return {"mode": "single", "found": [fact(report.item)], "alternatives": [fact(i) for i in report.alternatives]}
+    missing = [] if p.references or named_by_sku else unmatched_model_numbers(p.query, [report.item])
+    return {
+        "mode": "single",
+        "found": [fact(report.item)],
+        "alternatives": [fact(i) for i in report.alternatives],
+        "missing": missing,
+    }
 
 
 look_up = planned(find)
@@ -98,6 +108,8 @@ async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[s
         draft = composer.stock_variants(found, seed=seed)
     else:
         draft = composer.stock_list(p.query or p.text, found, seed=seed)
+    if state.get("missing") and mode in ("single", "variants"):
+        draft = f"{composer.not_exactly(p.query, seed=seed)}\n{draft}"
     facts: list[Any] = [*found, *alternatives]
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     shown = found + alternatives if mode == "single" else found

@@ -15,7 +15,7 @@ from agent.products import describe_filters
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, matching_versions, model_words
+from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
 
 Mode = Literal["single", "variants", "compare", "extreme", "list", "none"]
 
@@ -24,6 +24,7 @@ class PricesState(TurnState, TurnOutput, total=False):
     plan: dict[str, Any]  # Plan.dump()
     mode: Mode
     found: list[ProductFact]
+    missing: list[str]  # model numbers asked for that the products found do not have
 
 
 def _compare_parts(p: Plan) -> list[str]:
@@ -85,14 +86,16 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     versions = [h.item for h in hits if model_words(h.item) == model_words(top.item)]
     if len(versions) > 1 and "sku" not in top.matched_by:
         fitting = matching_versions(versions, p.query)
+        missing = unmatched_model_numbers(p.query, fitting)
         if len(fitting) == 1:  # "el iPhone 15 de 128 GB en negro": that version, not all four
-            return {"mode": "single", "found": [fact(fitting[0])]}
+            return {"mode": "single", "found": [fact(fitting[0])], "missing": missing}
         fitting.sort(key=lambda i: (i.price, i.name))
-        return {"mode": "variants", "found": [fact(i) for i in fitting]}
+        return {"mode": "variants", "found": [fact(i) for i in fitting], "missing": missing}
     clear = len(hits) == 1 or top.score - hits[1].score > 0.15 or "sku" in top.matched_by
     named = set(p.query.split()) <= set(" ".join(top.matched_terms).split()) and len(p.query.split()) >= 2
     if clear or named:
-        return {"mode": "single", "found": [fact(top.item)]}
+        missing = [] if "sku" in top.matched_by else unmatched_model_numbers(p.query, [top.item])
+        return {"mode": "single", "found": [fact(top.item)], "missing": missing}
     return {"mode": "list", "found": [fact(h.item) for h in hits]}
 
 
@@ -119,6 +122,8 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = composer.price_extreme(found, cheapest=p.cheapest, query=label, budget=describe_filters(p), seed=seed)
     else:
         draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
+    if state.get("missing") and mode in ("single", "variants"):
+        draft = f"{composer.not_exactly(p.query, seed=seed)}\n{draft}"
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=list(found))
     keep_list = mode == "single" and bool(p.references)  # "¿y el segundo?": the list stays in play
     return answer(

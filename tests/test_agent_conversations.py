@@ -496,6 +496,27 @@ async def test_naming_another_model_is_not_a_reference_to_the_last_one(
     assert [p["sku"] for p in follow.products][:1] == ["TEL-APL-IP15-256-BLA"]
 
 
+@pytest.mark.parametrize(
+    ("message", "notice"),
+    [
+        ("¿cuánto cuesta el iPhone 14?", True),
+        ("¿hay stock del Galaxy S23?", True),
+        ("¿cuánto cuesta el iPhone 15?", False),
+        ("¿cuánto cuesta el iPhone 15 de 256 GB en blanco?", False),
+        ("precio del LEGO 42141", False),
+        ("¿cuánto cuesta el MacBook Air M3?", False),
+    ],
+)
+async def test_another_model_than_the_one_asked_for_is_said_so(
+    shared_chat: Any, request: pytest.FixtureRequest, message: str, notice: bool
+) -> None:
+    # Found at 45eebed: "¿cuánto cuesta el iPhone 14?" listed the iPhone 15 as if it were the 14.
+    result = await ask(shared_chat, message, tid(request))
+    said = "tal cual" in result.reply or "exactamente no lo tenemos" in result.reply
+    assert said is notice, result.reply
+    assert result.products  # the closest model is still offered
+
+
 # --------------------------------------------------------------------------- 3. grounding over a varied session
 
 

@@ -410,6 +410,24 @@ def matching_versions(versions: Sequence[CatalogueItem], text: str) -> list[Cata
     return fits or list(versions)
 
 
+_MEASURE = re.compile(
+    r"\d+(?:[.,]\d+)?\s*(?:gb|tb|kg|g|ml|l|litros?|cm|mm|m|metros?|pulgadas|\"|w|mah|uds|unidades|tazas|euros?|€)(?!\w)"
+    r"|\btalla \w+"
+)
+
+
+def unmatched_model_numbers(words: str, items: Sequence[CatalogueItem]) -> list[str]:
+    """Model numbers the customer wrote that none of these products has: "iphone 14" answered with iPhone 15s.
+
+    Capacities, sizes and amounts ("256 GB", "talla 45", "2 L") are versions, judged elsewhere; what is left
+    ("14", "s23", "ps4") names a model, and a reply about another model must say so.
+    """
+    text = re.sub(r"^\s*\d{1,2}\s+(?=[a-z])", " ", fold(words))  # a leading count: "3 iphone 15"
+    asked = set(re.findall(r"\d+", _MEASURE.sub(" ", text)))
+    have = {t for item in items for t in name_tokens(f"{item.name} {item.sku}")}
+    return sorted(asked - have)
+
+
 def model_words(item: CatalogueItem) -> tuple[str, ...]:
     """The words that name the model, without sizes, capacities and colours: "iphone 15" for all its variants."""
     tokens = words(item.name)
