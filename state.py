@@ -104,6 +104,20 @@ def keep_last_list(old: list[ProductFact] | None, new: list[ProductFact] | None)
     return list(new) if new else list(old or [])
 
 
+SEEN_LIMIT = 20
+
+
+def remember_seen(old: list[ProductFact] | None, new: list[ProductFact] | None) -> list[ProductFact]:
+    """Every product shown in the conversation, newest first, once each (for "me quedo con la Spigen")."""
+    out: list[ProductFact] = []
+    ids: set[Any] = set()
+    for item in [*(new or []), *(old or [])]:
+        if item.get("id") not in ids:
+            ids.add(item.get("id"))
+            out.append(item)
+    return out[:SEEN_LIMIT]
+
+
 class InputState(TypedDict):
     """What a caller sends: only messages (the rest is the conversation's memory)."""
 
@@ -116,6 +130,7 @@ class AgentState(InputState, total=False):
     routes: list[Route]  # the route(s) chosen for this turn
     products: Annotated[list[ProductFact], keep_last_list]  # last products shown: "el segundo", "ese"
     focus: ProductFact | None  # the product the conversation is about right now
+    seen: Annotated[list[ProductFact], remember_seen]  # everything shown so far, newest first
     shown: list[ProductFact]  # the products this turn's reply presents (what /chat returns as "products")
     cart: list[CartFact]
     facts: list[ProductFact]  # everything tools reported this turn (checks the LLM's figures)

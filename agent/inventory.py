@@ -24,6 +24,9 @@ ADMIN_QUESTION = re.compile(
 Mode = Literal["single", "variants", "list", "report", "forbidden", "none"]
 
 
+MOST_STOCK = re.compile(r"\bmas (?:unidades|stock|existencias)\b|\bquedan? mas\b|\bhay mas\b")
+
+
 class InventoryState(TurnState, TurnOutput, total=False):
     plan: dict[str, Any]  # Plan.dump()
     mode: Mode
@@ -49,7 +52,14 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
     ref: Any = p.references[0]["id"] if p.references else None
     named_by_sku = False
     if ref is None and not p.query:
-        return {"mode": "none", "found": []}
+        in_play: list[ProductFact] = list(state.get("products") or [])
+        focus = state.get("focus")
+        if in_play and MOST_STOCK.search(p.folded):  # "¿y de cuál os quedan más unidades?"
+            ref = max(in_play, key=lambda f: (f.get("stock", 0), -f.get("id", 0)))["id"]
+        elif focus:  # "¿y hay stock?" right after a product
+            ref = focus["id"]
+        else:
+            return {"mode": "none", "found": []}
     if ref is None:
         # Never filter by stock here: "¿tenéis X en stock?" must be able to answer "no, agotado".
         hits = await shop.search(

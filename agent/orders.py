@@ -7,6 +7,7 @@ transaction (data.orders.place_order), at the total the customer saw.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal
 from typing import Any, Literal
@@ -32,6 +33,7 @@ CHECKOUT = re.compile(
     r"\bconfirm(?:a|o) (?:el |mi )?pedido\b|\bpagar\b|\bcheckout\b|\bquiero pedir(?:lo)?$|\b/pedido\b|\bcompra(?:r)? ya\b"
 )
 REMOVE = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w*\b")
+ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
 SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |mi )?(?:carrito|cesta)\b|"
                   r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|es el total|suma)\b")  # fmt: skip
@@ -69,6 +71,8 @@ def action_of(p: Plan) -> Action:
         return "checkout"
     if REMOVE.search(p.folded):
         return "remove"
+    if (p.query or p.references) and ADD.search(p.folded):
+        return "add"  # "méteme 5 ... en el carrito" adds, though it names the cart
     if SHOW.search(p.folded) or not (p.query or p.references):
         return "show"
     return "add"
@@ -86,9 +90,10 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
     p = Plan.load(state["plan"])
     thread_id = thread_id_of(config)
     action = state["action"]
+    ref: Any = None
     try:
         if action == "add":
-            ref: Any = p.references[0]["id"] if p.references else None
+            ref = p.references[0]["id"] if p.references else None
             if ref is None:
                 match = await shop.best_match(search_query(context, turn_text(state), p.query)) if p.query else None
                 if match is None:
@@ -112,7 +117,12 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
         cart = await shop.cart(thread_id)
         return {"lines": cart_facts(cart), "total": str(cart.total)}
     except ToolError as exc:
-        return {"error": str(exc)}
+        out: dict[str, Any] = {"error": str(exc)}
+        if action == "add" and ref is not None:
+            # "solo quedan 2 y has pedido 5": the product stays in focus, so "pon los 2 que quedan" finds it
+            with contextlib.suppress(ToolError):
+                out["focus"] = fact(await shop.resolve(ref))
+        return out
 
 
 async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

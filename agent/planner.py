@@ -36,6 +36,8 @@ FILLER = [
     r"(?:al|del|en el|el|mi) (?:carrito|cesta)", r"carrito", r"cesta", r"(?:anad|agreg|met|pon|quit|elimin|sac|borr)\w*",
     r"comprar(?:lo|la|los|las)?", r"compra", r"me (?:lo|la|los|las) (?:llevo|quedo)", r"lo quiero", r"la quiero",
     r"(?:hacer|realizar|confirmar|tramitar|finalizar) (?:el |mi )?pedido", r"pedido",
+    # follow-ups about what is already on the table: "¿cuántas unidades les quedan?", "¿qué le va bien?"
+    r"cuant[oa]s?(?: unidades)?", r"(?:le |les )?(?:va|van) bien(?: con)?", r"(?:me )?quedo con", r"stok",
 ]  # fmt: skip
 _FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLER) + r")\b")
 _STOP = {
@@ -45,7 +47,10 @@ _STOP = {
     "vosotros", "ustedes", "usted", "favor", "ese", "esa", "este", "esta", "eso", "esto", "aqui", "ahi", "ahora",
     "tienda", "teneis", "tienen", "tienes", "x", "euros", "euro", "eur", "e", "primero", "primera", "primer",
     "segundo", "segunda", "tercero", "tercera", "tercer", "cuarto", "cuarta", "quinto", "quinta", "ultimo", "ultima",
-    "otro", "otra", "uno", "mismo", "misma",
+    "otro", "otra", "uno", "mismo", "misma", "os", "nos", "esos", "esas", "estos", "estas", "aquel", "aquella",
+    "aquellos", "aquellas", "unidades", "unidad", "uds",
+    # interjections that open a turn ("vaya, ¿y en blanco?", "vale, pues pon dos")
+    "vaya", "vale", "pues", "bueno", "ok", "okey", "genial", "perfecto", "entonces", "lastima", "venga", "guay",
 }  # fmt: skip
 
 _BUDGET_PATTERNS = [
@@ -102,6 +107,13 @@ class Plan:
     details: bool = False  # asks for the product sheet ("características del Kindle")
     category: str | None = None  # a category named exactly: a search filter
     kind: str | None = None  # the kind of product meant, also by everyday word or plural ("la tele", "portátil")
+
+    def names_only_a_version(self) -> bool:
+        """Whether the product words only say which version ("en blanco", "de 256 GB"), not which product."""
+        words = self.query.split()
+        return bool(words) and all(
+            colour_of(w) is not None or re.fullmatch(r"\d+(?:gb|tb)?|gb|tb|talla|pulgadas", w) for w in words
+        )
 
     def dump(self) -> dict[str, Any]:
         """Plain JSON-able form for graph state (checkpoints hold only standard types)."""
@@ -196,7 +208,7 @@ def plan_text(text: str) -> Plan:
 
 
 def plan(text: str, *, products: list[ProductFact] | None = None, focus: ProductFact | None = None,
-         categories: dict[str, str] | None = None) -> Plan:  # fmt: skip
+         categories: dict[str, str] | None = None, seen: list[ProductFact] | None = None) -> Plan:  # fmt: skip
     """Read one message against the conversation so far."""
     products = products or []
     folded = " ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", fold(text)).split())
@@ -224,9 +236,11 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     both = re.search(r"\b(?:ambos|los dos|las dos|los tres)\b", folded)
     if both and products:
         result.references = products[: 3 if "tres" in both.group(0) else 2]
-    result.variant_words = [w for w in re.findall(r"\b(?:en|de|color) (\w+)", folded) if w in COLOURS] + [
-        m.replace(" ", "") for m in re.findall(r"\b\d{2,4} ?(?:gb|tb)\b|\btalla \d{2}\b", folded)
-    ]
+    result.variant_words = (
+        [colour for w in re.findall(r"\b(?:en|de|color|los|las) (\w+)", folded) if (colour := colour_of(w)) is not None]
+        + [m.replace(" ", "") for m in re.findall(r"\b\d{2,4} ?(?:gb|tb)\b|\btalla \d{2}\b", folded)]
+        + re.findall(r"\b(\d{2,3}) ?(?:pulgadas|\")", folded)  # "¿y la de 55 pulgadas?" (names write 55")
+    )
     if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
         result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
     query = clean_query(rest)
@@ -235,12 +249,33 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         ranked = sorted(products, key=lambda p: Decimal(p.get("price", "0")))
         result.references = [ranked[0] if result.cheapest else ranked[-1]]
         result.is_reference = True
-    if not result.references and focus and (demonstrative or result.variant_words) and not _names_new_product(query):
+    if focus and re.fullmatch(r"\d{1,2}", query) and not result.variant_words:
+        # "pon los 2 que quedan", "añade 2": a count of the product in focus, not a product called "2"
+        result.quantity = result.quantity if result.quantity > 1 else int(query)
+        result.references = [focus]
+        result.is_reference = True
+        query = ""
+    if not result.references and products and query:
+        result.references = named_in_play(query, products)
+        result.is_reference = result.is_reference or bool(result.references)
+    if not result.references and seen and query and (demonstrative or _PICK.search(folded)):
+        # "me quedo con la Spigen, añádela": the Spigen shown earlier in the conversation, the latest one
+        result.references = named_in_play(query, seen, latest=True)
+        result.is_reference = result.is_reference or bool(result.references)
+    if (
+        not result.references
+        and focus
+        and (demonstrative or result.variant_words)
+        and not names_new_product(query)
+        and not _names_other_than(query, focus, result.variant_words)
+    ):
         result.references = [focus]
         result.is_reference = True
     if categories:
         result.category = find_category(folded, categories, loose=False)
         result.kind = result.category or find_category(folded, categories, loose=True)
+        if result.kind and not result.category and _only_kind_words(query):
+            result.category = result.kind  # the words name a kind of product and nothing else
     result.query = query
     return result
 
@@ -259,6 +294,10 @@ CATEGORY_WORDS = {
     "raqueta": "raquetas de tenis", "pala de padel": "palas de padel", "pienso": "pienso para perros",
     "barbacoa": "barbacoas", "cortacesped": "cortacespedes", "taladro": "taladros y atornilladores",
 }  # fmt: skip
+
+
+_KIND_STEMS = {stem(w) for w in CATEGORY_WORDS if " " not in w}
+_COLOUR_BY_STEM = {stem(c): c for c in reversed(COLOURS)}  # the first spelling listed (masculine) wins
 
 
 def find_category(folded: str, categories: dict[str, str], *, loose: bool) -> str | None:
@@ -292,7 +331,48 @@ def _alternation(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(re.escape(n) for n in ordered) + r")\b")
 
 
-def _names_new_product(query: str) -> bool:
+def colour_of(word: str) -> str | None:
+    """The catalogue spelling of a colour word in any gender or number ("negras" -> "negro")."""
+    if word in COLOURS:
+        return word
+    return _COLOUR_BY_STEM.get(stem(word))
+
+
+def _only_kind_words(query: str) -> bool:
+    words = query.split()
+    return bool(words) and all(w in CATEGORY_WORDS or stem(w) in _KIND_STEMS for w in words)
+
+
+def _names_other_than(query: str, focus: ProductFact, variant_words: list[str]) -> bool:
+    """Whether a word of the query (not a version word) is foreign to the product in focus.
+
+    "la Spigen" after the Apple case names the Spigen one, so "añádela" is not about the Apple case.
+    """
+    name = {stem(w) for w in fold(focus.get("name", "")).split()}
+    versions = {stem(w) for v in variant_words for w in v.split()}
+    words = [w for w in query.split() if not w.isdigit() and colour_of(w) is None and w not in ("talla", "gb", "tb")]
+    return any(stem(w) not in name and stem(w) not in versions for w in words)
+
+
+_PICK = re.compile(r"\b(?:me quedo con|me llevo|quiero|prefiero|elijo|anad\w*|agreg\w*|met\w*|pon\w*)\b")
+
+
+def named_in_play(query: str, products: list[ProductFact], *, latest: bool = False) -> list[ProductFact]:
+    """The product on the table whose name has every word of the query ("me quedo con la Spigen").
+
+    Among the products in play the match must be unique; among those seen earlier (`latest`, newest first),
+    the most recent match wins.
+    """
+    wanted = {stem(w) for w in query.split()}
+    if not wanted or len(wanted) > 3:
+        return []
+    fits = [p for p in products if wanted <= {stem(w) for w in fold(p.get("name", "")).split()}]
+    if latest:
+        return fits[:1]
+    return fits if len(fits) == 1 else []
+
+
+def names_new_product(query: str) -> bool:
     """Whether the leftover words name a product of their own (then "ese" is not about the last one)."""
     tokens = query.split()
     meaningful = [

@@ -29,7 +29,7 @@ class PricesState(TurnState, TurnOutput, total=False):
 
 def _compare_parts(p: Plan) -> list[str]:
     """Product names being compared: «compara el galaxy s24 con el iphone 15» -> both names."""
-    if not re.search(r"\bcompar|\bdiferencia|\bvs\b|\bfrente a\b|\bo el\b|\bo la\b", p.folded):
+    if not re.search(r"\bcompar|\bdiferencia|\bvs\b|\bfrente a\b|\bo (?:el|la|los|las)\b", p.folded):
         return []
     parts = re.split(r"\bcon\b|\by\b|\bvs\.?\b|\bfrente a\b|\bo\b|,", p.folded)
     names = [clean_query(part) for part in parts]
@@ -69,6 +69,12 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
             return {"mode": "none", "found": []}
         return {"mode": "single", "found": [fact(item)]}
     if not p.query and not p.category:
+        focus = state.get("focus")
+        if focus:  # "¿y cuánto cuesta?" right after a product
+            try:
+                return {"mode": "single", "found": [fact(await shop.resolve(focus["id"]))]}
+            except ToolError:
+                pass
         return {"mode": "none", "found": []}
     hits = await shop.search(
         search_query(context, turn_text(state), p.query or p.category or ""),

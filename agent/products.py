@@ -14,7 +14,7 @@ from agent.planner import Plan
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact
+from tools.shop import ToolError, fact, matching_versions, model_words
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -41,7 +41,7 @@ def describe_filters(p: Plan, category: str | None = None) -> str:
 
 async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
-    if len(p.references) == 1 and not p.query:
+    if len(p.references) == 1 and (not p.query or p.names_only_a_version()):
         try:
             item = await context.shop.details(p.references[0]["id"])
         except ToolError:
@@ -60,6 +60,12 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     clear = hits and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25 or hits[0].name_match >= 0.999)
     if hits and p.details and clear:
         return {"detail": fact(hits[0].item, description=True), "found": [fact(h.item) for h in hits[:1]]}
+    if len(hits) > 1 and not p.category:
+        # "¿tenéis el iPhone 15 de 128 GB negro?": one version of a model named in full is that product
+        versions = [h.item for h in hits if model_words(h.item) == model_words(hits[0].item)]
+        fitting = matching_versions(versions, p.query)
+        if len(versions) > 1 and len(fitting) == 1:
+            return {"detail": fact(fitting[0], description=True), "found": [fact(fitting[0])]}
     return {"found": [fact(h.item) for h in hits], "detail": None}
 
 

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.planner import Plan
+from agent.planner import Plan, names_new_product
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
@@ -25,8 +25,11 @@ COMPLEMENT = re.compile(
     r"\bnecesito (?:ademas|tambien)\b|\bjunto (?:a|con)\b"
 )
 SIMILAR = re.compile(
-    r"\bparecid|\bsimilar|\balternativ|\ben vez de\b|\ben lugar de\b|\bcomo (?:el|la|ese|esa)\b|\botr[oa]s? opci"
+    r"\bparecid|\bsimilar|\balternativ|\ben vez de\b|\ben lugar de\b|\bcomo (?:el|la|ese|esa)\b|\botr[oa]s? opci|"
+    r"\b(?:que|algun|alguna) otr[oa]\b"
 )
+# Words that ask for "another one like it" without naming a product of their own.
+_GENERIC = re.compile(r"\b(?:algun[oa]?|otr[oa]s?|parecid\w*|similar\w*|recomiend\w*|recomendais|recomiendan)\b")
 
 Kind = Literal["similar", "complement", "need"]
 
@@ -46,6 +49,15 @@ async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: P
     anchor_item = None
     if p.references:
         anchor_item = await shop.resolve(p.references[0]["id"])
+    elif (
+        (wants_complement or wants_similar)
+        and state.get("focus")
+        and not names_new_product(
+            _GENERIC.sub(" ", re.sub(r"\b(?:funda|fundas|cargador|cargadores|accesorios?)\b", " ", p.query))
+        )
+    ):
+        # "¿qué otra consola me recomendáis?", "¿algún libro parecido?" right after a product: about that product
+        anchor_item = await shop.resolve(state["focus"]["id"])  # type: ignore[index]
     elif (wants_complement or wants_similar) and p.query:
         anchor_query = re.sub(r"\b(?:funda|fundas|cargador|cargadores|accesorios?)\b", " ", p.query).strip()
         try:

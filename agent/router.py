@@ -101,9 +101,12 @@ OUT_OF_SCOPE = re.compile(
 )
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
+INTERJECTION = re.compile(
+    r"^(?:(?:vaya|vale|ok|okey|pues|bueno|genial|perfecto|entonces|venga|ah|oh|uy|mmm|hmm|oye)\b[ ,.!]*)+"
+)
 FOLLOW_UP = re.compile(
     r"^(?:y |e )?(?:el|la|lo|los|las) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|ultim[oa]|\d)\b|"
-    r"^(?:y |e )?(?:en|de|con) (?:\w+ ?){1,3}$|^y (?:el|la|los|las|si|de|en)\b|^(?:y )?(?:el|la) (?:mas|menos)\b|"
+    r"^(?:y |e )?(?:en|de|con) (?:\w+ ?){1,3}$|^y (?:el|la|los|las|si|de|del|en)\b|^(?:y )?(?:el|la) (?:mas|menos)\b|"
     r"^(?:y )?(?:ese|esa|este|esta|eso|esto)\b|^(?:y )?(?:otro|otra|otros)\b"
 )
 # Clauses: split at every "?", ";", ". ", "," and " y "; clauses with no cue of their own are merged back into the
@@ -236,7 +239,7 @@ class Router:
             return Decision("products", "rules", 0.95)
         if GREETING.search(folded) or SMALL_TALK.search(folded):
             return Decision("conversation", "rules", 0.9)
-        if FOLLOW_UP.search(folded):
+        if FOLLOW_UP.search(INTERJECTION.sub("", folded)):  # "vaya, ¿y en blanco?" is "¿y en blanco?"
             if not previous:  # "el segundo" with nothing shown yet: the conversation explains
                 return Decision("conversation", "rules", 0.8)
             route = previous[0] if previous[0] not in ("conversation", "orchestrator") else "products"

@@ -13,7 +13,7 @@ from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
 from agent.planner import Plan, plan, plan_text
-from state import CartFact, ProductFact, Route, keep_last_list
+from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
 from vectorstore.query import Query
 
@@ -24,6 +24,7 @@ class TurnState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     products: Annotated[list[ProductFact], keep_last_list]
     focus: ProductFact | None
+    seen: Annotated[list[ProductFact], remember_seen]
     routes: list[Route]
     cart: list[CartFact]
     clause: str  # set by the orchestrator: the part of the message this subgraph answers
@@ -37,6 +38,7 @@ class TurnOutput(TypedDict, total=False):
     shown: list[ProductFact]
     products: Annotated[list[ProductFact], keep_last_list]
     focus: ProductFact | None
+    seen: Annotated[list[ProductFact], remember_seen]
     facts: list[Any]
     query: str
     cart: list[CartFact]
@@ -44,7 +46,8 @@ class TurnOutput(TypedDict, total=False):
 
 def answer(text: str, **updates: Any) -> dict[str, Any]:
     """A subgraph's result: the reply, appended to the conversation as the assistant's message."""
-    return {"reply": text, "messages": [AIMessage(content=text)], **updates}
+    seen = updates.get("shown") or []
+    return {"reply": text, "messages": [AIMessage(content=text)], **({"seen": seen} if seen else {}), **updates}
 
 
 Finder = Callable[[Any, Runtime[AgentContext], Plan], Awaitable[dict[str, Any]]]
@@ -90,6 +93,7 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         turn_text(state),
         products=list(state.get("products") or []),
         focus=state.get("focus"),
+        seen=list(state.get("seen") or []),
         categories=snapshot.categories,
     )
     if result.variant_words and len(result.references) == 1:

@@ -517,6 +517,58 @@ async def test_another_model_than_the_one_asked_for_is_said_so(
     assert result.products  # the closest model is still offered
 
 
+# Found by `python -m evals run conversations` (evals/datasets/conversations.jsonl) at 45eebed.
+
+
+async def test_follow_ups_without_product_words_stay_on_the_product(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await ask(chat, "¿Cuánto cuesta el iPhone 15 de 128 GB en negro?", thread)
+    stock = await ask(chat, "¿y hay stock?", thread)
+    assert [p["sku"] for p in stock.products][:1] == ["TEL-APL-IP15-128-NEG"] and "34" in stock.reply
+    more = await ask(chat, "vaya, ¿y en blanco?", thread)
+    assert [p["sku"] for p in more.products][:1] == ["TEL-APL-IP15-128-BLA"]
+    left = await ask(chat, "y cuantas unidades le quedan?", thread)
+    assert [p["sku"] for p in left.products][:1] == ["TEL-APL-IP15-128-BLA"] and "21" in left.reply
+
+
+async def test_a_kind_of_product_with_a_budget_lists_only_that_kind(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    listed = await ask(chat, "¿Qué móviles tenéis por menos de 300 €?", thread)
+    assert listed.products and all(p["subcategory"] == "Smartphones" for p in listed.products)
+    assert all(Decimal(p["price"]) < 300 for p in listed.products)
+    cheapest = await ask(chat, "¿y el más barato de esos?", thread)
+    assert [p["sku"] for p in cheapest.products][:1] == ["TEL-MOT-G54-256-AZU"]
+
+
+async def test_too_many_units_then_the_ones_left(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    refused = await ask(chat, "méteme 5 iPhone 15 de 256 GB blancos en el carrito", thread)
+    assert "quedan 2" in refused.reply
+    added = await ask(chat, "vale, pues pon los 2 que quedan", thread)
+    assert [(i.sku, i.quantity) for i in (await cart_of(chat, thread)).items] == [("TEL-APL-IP15-256-BLA", 2)]
+    assert eur(Decimal("2178.00")) in added.reply
+
+
+async def test_a_size_in_inches_is_a_version_of_the_tv_in_focus(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await ask(chat, "¿Cuál es el televisor más caro que tenéis?", thread)
+    other = await ask(chat, "¿y del de 55 pulgadas?", thread)
+    assert [p["sku"] for p in other.products][:1] == ["ELE-LG-OLEDC3-55"]
+    again = await ask(chat, "¿cuánto cuesta ese?", thread)
+    assert [p["sku"] for p in again.products][:1] == ["ELE-LG-OLEDC3-55"] and eur(Decimal("1299.00")) in again.reply
+
+
+async def test_a_product_named_earlier_in_the_conversation_is_the_one_picked(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await ask(chat, "Recomiéndame accesorios para el iPhone 15", thread)
+    await ask(chat, "¿Cuánto cuesta la funda Spigen?", thread)
+    await ask(chat, "¿y la de silicona de Apple?", thread)
+    await ask(chat, "me quedo con la Spigen, añádela", thread)
+    assert [i.sku for i in (await cart_of(chat, thread)).items] == ["TEL-SPI-FUN-IP15-TRA"]
+
+
 # --------------------------------------------------------------------------- 3. grounding over a varied session
 
 

@@ -429,8 +429,13 @@ def unmatched_model_numbers(words: str, items: Sequence[CatalogueItem]) -> list[
 
 
 def model_words(item: CatalogueItem) -> tuple[str, ...]:
-    """The words that name the model, without sizes, capacities and colours: "iphone 15" for all its variants."""
-    tokens = words(item.name)
+    """The words that name the model, without sizes, capacities and colours: "iphone 15" for all its variants.
+
+    A code in parentheses ("(OLED65C34LA)") is the maker's reference of one version, not the model's name.
+    """
+    name = re.sub(r"\([^)]*\)", " ", item.name)
+    name = re.sub(r"(\d+(?:[.,]\d+)?)\s*(?:\"|”|'')", r"\1 pulgadas", name)  # 55" is a size, like 55 pulgadas
+    tokens = words(name)
     out: list[str] = []
     for i, word in enumerate(tokens):
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
