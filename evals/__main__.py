@@ -1,4 +1,4 @@
-"""`python -m evals retrieval esci [--embedder use|e5] [--tune]` and `python -m evals cache`: quality measurements."""
+"""Quality measurements: `python -m evals retrieval esci`, `python -m evals cache`, `run DATASET` and `compare A B`."""
 
 from __future__ import annotations
 
@@ -23,8 +23,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache = sub.add_parser("cache", help="caché semántica: near-miss, paráfrasis y precios cambiados")
     cache.add_argument("--backend", default="redis", choices=["redis", "memory"], help="redis: Redis Stack propio")
     cache.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
+    run_cmd = sub.add_parser("run", help="experimento al estilo LangSmith: routing, conversations, retrieval, cache")
+    run_cmd.add_argument("dataset", choices=["routing", "conversations", "retrieval", "cache"])
+    run_cmd.add_argument("--target", default="offline", help="offline, gemini, openai o http://HOST:PORT")
+    run_cmd.add_argument("--experiment", default=None, help="nombre (por defecto <dataset>-<target>-<fecha>)")
+    run_cmd.add_argument("--concurrency", type=int, default=1, help="ejemplos a la vez")
+    run_cmd.add_argument("--limit", type=int, default=None, help="solo los N primeros ejemplos")
+    run_cmd.add_argument("--cache-backend", default="redis", choices=["redis", "memory"], help="para el conjunto cache")
+    run_cmd.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
+    compare_cmd = sub.add_parser("compare", help="compara dos experimentos y marca las regresiones")
+    compare_cmd.add_argument("a", help="experimento de referencia (nombre o ruta al JSON)")
+    compare_cmd.add_argument("b", help="experimento nuevo (nombre o ruta al JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "run":
+        from evals import run as run_eval
+
+        return run_eval.run(
+            args.dataset, args.target, args.experiment, max(1, args.concurrency), args.limit, args.out,
+            args.cache_backend,
+        )  # fmt: skip
+    if args.command == "compare":
+        from evals import compare as compare_eval
+
+        return compare_eval.run(args.a, args.b)
     if args.command == "cache":
         from evals import cache as cache_eval
 

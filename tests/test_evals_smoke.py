@@ -1,0 +1,94 @@
+"""Smoke run of `python -m evals run`: a deterministic slice of routing and conversations, in-process and offline.
+
+Thresholds are the full offline run's figures minus a margin (see the constants); the whole test stays well
+under a minute. It also checks that the LangSmith plumbing never opens a connection to the outside world.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.run import load_jsonl
+
+ROUTING_ITEMS = 60
+DIALOGUES = 8
+# Full offline run (371 utterances / 74 dialogues) minus a margin; raise them when the agent improves.
+MIN_ROUTING_ACCURACY = 0.85  # full run 0.919, this slice 0.95
+MIN_FACT_CORRECTNESS = 0.45  # full run 0.623, this slice 0.534
+MIN_ROUTE_ACCURACY_CONVERSATIONS = 0.80  # full run 0.91, this slice 0.875
+
+
+def routing_slice(n: int = ROUTING_ITEMS) -> list[dict[str, Any]]:
+    """Evenly spaced utterances of every route (in id order): the same `n` every time, all routes represented."""
+    by_route: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in sorted(load_jsonl("routing"), key=lambda i: i["id"]):
+        by_route[item["routes"][0]].append(item)
+    routes = sorted(by_route)
+    out: list[dict[str, Any]] = []
+    for k, route in enumerate(routes):
+        items = by_route[route]
+        quota = n // len(routes) + (k < n % len(routes))
+        out += [items[i * len(items) // quota] for i in range(quota)]
+    return out
+
+
+def dialogue_slice(n: int = DIALOGUES) -> list[dict[str, Any]]:
+    """The first dialogue that confirms an order, then evenly spaced others (by id)."""
+    dialogues = sorted(load_jsonl("conversations"), key=lambda d: d["id"])
+    ordered = next(d for d in dialogues if any(t["facts"].get("order_placed") for t in d["turns"]))
+    rest = [d for d in dialogues if d is not ordered]
+    step = max(1, len(rest) // (n - 1))
+    return [ordered, *rest[::step][: n - 1]]
+
+
+@pytest.fixture
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail on any connection that is not to this machine (LangSmith must stay local without an API key)."""
+    original = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") and "/" not in host:
+            raise AssertionError(f"the eval tried to reach {address}")
+        return original(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.delenv("LANGSMITH_API_KEY", raising=False)
+    monkeypatch.setenv("LANGSMITH_TRACING", "false")
+
+
+async def test_routing_and_conversations_smoke(
+    sample_var: Path, embedder: Any, tmp_path: Path, no_internet: None
+) -> None:
+    from evals.run import evaluate_dataset, save
+
+    started = time.perf_counter()
+    routing, routing_details, routing_md = await evaluate_dataset(
+        "routing", "offline", experiment="smoke-routing", items=routing_slice(), var_template=sample_var,
+        embedder=embedder,
+    )  # fmt: skip
+    assert len(routing_details["labels"]) >= 7
+    assert routing["accuracy"] >= MIN_ROUTING_ACCURACY, routing_md
+
+    chosen = dialogue_slice()
+    assert any("order_confirmed" in d["tags"] for d in chosen)
+    convo, details, convo_md = await evaluate_dataset(
+        "conversations", "offline", experiment="smoke-conversations", items=chosen, concurrency=2,
+        var_template=sample_var, embedder=embedder,
+    )  # fmt: skip
+    assert len(details["dialogues"]) == DIALOGUES
+    assert convo["dialogues_without_error"] == 1.0, convo_md
+    assert convo["fact_correctness"] >= MIN_FACT_CORRECTNESS, convo_md
+    assert convo["route_accuracy"] >= MIN_ROUTE_ACCURACY_CONVERSATIONS, convo_md
+    assert "order_accuracy" in convo and "trajectory_strict" in convo
+    assert time.perf_counter() - started < 60
+
+    path = save(tmp_path, "smoke", {"metrics": convo}, convo_md)
+    assert json.loads(path.read_text())["metrics"] == convo
