@@ -178,6 +178,8 @@ class InProcessSession(Session):
             "awaiting_confirmation": result.awaiting_confirmation,
             "latency_ms": result.latency_ms,
             "tools": self.recorder.tools(awaiting_confirmation=result.awaiting_confirmation),
+            "tool_products": list(self.recorder.products),
+            "tool_quantities": list(self.recorder.quantities),
         }
 
     async def db_facts(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -540,7 +542,7 @@ def judge_facts(expected: dict[str, Any], observed: dict[str, Any]) -> tuple[int
 
 def judge_turn(expected: dict[str, Any], observed: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """All per-turn evaluations, each `{score, comment}` (score None when not applicable or not observable)."""
-    from evals.trajectory import trajectory_match
+    from evals.trajectory import argument_match, trajectory_match
 
     out: dict[str, dict[str, Any]] = {}
     route = observed.get("route")
@@ -553,6 +555,17 @@ def judge_turn(expected: dict[str, Any], observed: dict[str, Any]) -> dict[str, 
         else:
             ok = trajectory_match(mode, expected["user"], list(got), want)
             out[f"trajectory_{mode}"] = {"score": float(ok), "comment": f"{got} vs {want}"}
+    if got is None:
+        out["tool_args"] = {"score": None, "comment": "no observable por HTTP"}
+    else:
+        score, note = argument_match(
+            expected.get("tools", []),
+            fact_skus(expected.get("facts", {})),
+            # what the turn acted on: the products of its single-product calls and those its reply presents
+            [*(observed.get("tool_products") or []), *(p.get("sku") for p in observed.get("products") or [])],
+            list(observed.get("tool_quantities") or []),
+        )
+        out["tool_args"] = {"score": score, "comment": note}
     passed, total, notes = judge_facts(expected.get("facts", {}), observed)
     out["facts"] = {
         "score": passed / total if total else None,
@@ -573,7 +586,7 @@ def judge_turn(expected: dict[str, Any], observed: dict[str, Any]) -> dict[str, 
     return out
 
 
-EVAL_KEYS = ("route", *(f"trajectory_{m}" for m in TRAJECTORY_MODES), "facts", "order")
+EVAL_KEYS = ("route", *(f"trajectory_{m}" for m in TRAJECTORY_MODES), "tool_args", "facts", "order")
 
 
 def dialogue_evaluator(key: str) -> Callable[..., dict[str, Any]]:
@@ -682,7 +695,9 @@ def conversation_metrics(rows: list[dict[str, Any]]) -> tuple[dict[str, float], 
             continue
         values = per_key[key]
         if values:
-            metrics[f"{key}_accuracy" if key in ("route", "order") else key] = round(sum(values) / len(values), 4)
+            metrics[f"{key}_accuracy" if key in ("route", "order", "tool_args") else key] = round(
+                sum(values) / len(values), 4
+            )
     metrics["fact_correctness"] = round(fact_passed / fact_total, 4) if fact_total else 0.0
     metrics["turns_all_facts_right"] = round(turns_all_facts / turns_with_facts, 4) if turns_with_facts else 0.0
     metrics["dialogues_without_error"] = round(sum(not d["error"] for d in dialogues) / max(1, len(dialogues)), 4)
@@ -711,6 +726,7 @@ def conversations_markdown(metrics: dict[str, float], details: dict[str, Any]) -
         "trajectory_strict": "trayectoria de herramientas, estricta",
         "trajectory_unordered": "trayectoria, sin orden",
         "trajectory_superset": "trayectoria, superconjunto",
+        "tool_args_accuracy": "argumentos de herramientas (producto, cantidad)",
         "fact_correctness": "hechos correctos (comprobaciones)",
         "turns_all_facts_right": "turnos con todos los hechos bien",
         "order_accuracy": "pedidos correctos",

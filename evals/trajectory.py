@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,8 @@ EXPLICIT = {
     "place_order": "",  # the committed order after the customer's "sí": not a tool call (see module docstring)
 }
 IMPLICIT = ("resolve", "best_match", "variant")
+# Calls whose result is the one product they were about (what a tool's `product` argument names).
+SINGLE_PRODUCT = {"details", "stock", "add_to_cart", "remove_from_cart", "resolve", "best_match", "variant"}
 TOOL_NAMES = (
     "search_products", "product_details", "compare_prices", "check_stock", "recommend_products",
     "add_to_cart", "show_cart", "remove_from_cart", "place_order",
@@ -52,10 +55,30 @@ class ShopRecorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []  # (tool name, explicit)
+        self.products: list[str] = []  # SKUs the turn's single-product calls acted on (argument accuracy)
+        self.quantities: list[int] = []  # quantities passed to add_to_cart
 
     def reset(self) -> None:
         """Start a new turn."""
         self.calls = []
+        self.products = []
+        self.quantities = []
+
+    def note(self, method: str, args: tuple[Any, ...], result: Any) -> None:
+        """Remember which product a call acted on (its result says, whatever reference it was given)."""
+        if method in SINGLE_PRODUCT:
+            item = result[0] if isinstance(result, tuple) else getattr(result, "item", result)
+            sku = getattr(item, "sku", None)
+            if sku:
+                self.products.append(sku)
+        elif method == "compare":
+            self.products += [i.sku for i in result or []]
+
+    def note_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Arguments known before the call (a refused add_to_cart still asked for its quantity)."""
+        if method == "add_to_cart":
+            quantity = args[2] if len(args) >= 3 else kwargs.get("quantity", 1)
+            self.quantities.append(int(quantity))
 
     def tools(self, *, awaiting_confirmation: bool = False) -> list[str]:
         """The turn's tool names, by the rules in the module docstring."""
@@ -76,21 +99,26 @@ def record_shop(shop: Any) -> ShopRecorder:
     recorder = ShopRecorder()
     for method, tool in [*EXPLICIT.items(), *((m, "product_details") for m in IMPLICIT)]:
         original = getattr(shop, method)
-        setattr(shop, method, _wrap(original, tool, method in EXPLICIT, recorder))
+        setattr(shop, method, _wrap(original, method, tool, method in EXPLICIT, recorder))
     return recorder
 
 
-def _wrap(original: Callable[..., Any], tool: str, explicit: bool, recorder: ShopRecorder) -> Callable[..., Any]:
+def _wrap(
+    original: Callable[..., Any], method: str, tool: str, explicit: bool, recorder: ShopRecorder
+) -> Callable[..., Any]:
     @functools.wraps(original)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         depth = _depth.get()
         if depth == 0:
             recorder.calls.append((tool, explicit))
+            recorder.note_call(method, args, kwargs)
         token = _depth.set(depth + 1)
         try:
-            return await original(*args, **kwargs)
+            result = await original(*args, **kwargs)
         finally:
             _depth.reset(token)
+        recorder.note(method, args, result)
+        return result
 
     return wrapper
 
@@ -116,3 +144,37 @@ def trajectory_match(mode: str, user: str, observed: list[str], expected: list[s
     """Whether the observed tool names match the expected ones (strict / unordered / superset), names only."""
     result = _evaluator(mode)(outputs=as_messages(user, observed), reference_outputs=as_messages(user, expected))
     return bool(result["score"])
+
+
+def argument_match(
+    expected: list[dict[str, Any]], fact_skus: list[str], products: list[str], quantities: list[int]
+) -> tuple[float | None, str]:
+    """Share of the expected tool arguments the turn acted on.
+
+    Each `product`/`products` (a SKU, or a name that stands for the turn's one expected SKU) and each add_to_cart
+    `quantity`. None when nothing is checkable.
+    """
+    wanted: list[tuple[str, Any]] = []
+    for call in expected:
+        args = call.get("args") or {}
+        refs = list(args.get("products") or []) + ([args["product"]] if args.get("product") else [])
+        for ref in refs:
+            sku = str(ref) if _SKU.fullmatch(str(ref)) else (fact_skus[0] if len(fact_skus) == 1 else None)
+            if sku:
+                wanted.append(("product", sku))
+        if call.get("name") == "add_to_cart" and "quantity" in args:
+            wanted.append(("quantity", int(args["quantity"])))
+    if not wanted:
+        return None, ""
+    missed = [
+        f"{kind} {value}"
+        for kind, value in wanted
+        if (kind == "product" and value not in products) or (kind == "quantity" and value not in quantities)
+    ]
+    score = 1 - len(missed) / len(wanted)
+    return score, (
+        "faltan: " + ", ".join(missed) + f" (tocados: {products}, cantidades: {quantities})"
+    ) if missed else ""
+
+
+_SKU = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+){2,}")
