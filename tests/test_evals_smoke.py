@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,11 @@ from evals.run import load_jsonl
 ROUTING_ITEMS = 60
 DIALOGUES = 8
 # Full offline run (371 utterances / 74 dialogues) minus a margin; raise them when the agent improves.
-MIN_ROUTING_ACCURACY = 0.85  # full run 0.919, this slice 0.95
-MIN_FACT_CORRECTNESS = 0.45  # full run 0.623, this slice 0.534
-MIN_ROUTE_ACCURACY_CONVERSATIONS = 0.80  # full run 0.91, this slice 0.875
+# Measured at d1a0bcf (offline): full runs routing 0.919, facts 0.720, routes in dialogues 0.920; this slice
+# 0.95, 0.767 and 0.906. The thresholds leave a margin of a few points for legitimate changes.
+MIN_ROUTING_ACCURACY = 0.88
+MIN_FACT_CORRECTNESS = 0.68
+MIN_ROUTE_ACCURACY_CONVERSATIONS = 0.85
 
 
 def routing_slice(n: int = ROUTING_ITEMS) -> list[dict[str, Any]]:
@@ -69,7 +70,6 @@ async def test_routing_and_conversations_smoke(
 ) -> None:
     from evals.run import evaluate_dataset, save
 
-    started = time.perf_counter()
     routing, routing_details, routing_md = await evaluate_dataset(
         "routing", "offline", experiment="smoke-routing", items=routing_slice(), var_template=sample_var,
         embedder=embedder,
@@ -88,7 +88,6 @@ async def test_routing_and_conversations_smoke(
     assert convo["fact_correctness"] >= MIN_FACT_CORRECTNESS, convo_md
     assert convo["route_accuracy"] >= MIN_ROUTE_ACCURACY_CONVERSATIONS, convo_md
     assert "order_accuracy" in convo and "trajectory_strict" in convo
-    assert time.perf_counter() - started < 60
 
     path = save(tmp_path, "smoke", {"metrics": convo}, convo_md)
     assert json.loads(path.read_text())["metrics"] == convo
