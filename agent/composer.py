@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from agent.language import euros, join, pick, stock_phrase, units
 from state import CartFact, ProductFact
@@ -236,3 +237,12 @@ def not_exactly(query: str, *, seed: str) -> str:
         ],
         seed,
     )
+
+
+def added_several(added: Sequence[dict[str, Any]], problems: Sequence[str], total: Decimal | str) -> str:
+    """Several products added in one turn, and what could not be added."""
+    lines = [f"- {a['quantity']} × {a['item']['name']}" for a in added]
+    out = ["Añadido al carrito:", *lines, f"Total del carrito: {euros(total)}."]
+    if problems:
+        out.append("No he podido añadir: " + " ".join(problems))
+    return "\n".join(out)

@@ -19,7 +19,8 @@ from langgraph.types import interrupt
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.planner import Plan
+from agent.language import NUMBER_WORDS
+from agent.planner import Plan, clean_query, named_in_play
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
 from state import CartFact, ProductFact
@@ -33,10 +34,12 @@ CHECKOUT = re.compile(
     r"\bconfirm(?:a|o) (?:el |mi )?pedido\b|\bpagar\b|\bcheckout\b|\bquiero pedir(?:lo)?$|\b/pedido\b|\bcompra(?:r)? ya\b"
 )
 REMOVE = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w*\b")
+REMOVE_COUNT = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w* (\d{1,2}|un|una|uno|dos|tres|cuatro|cinco)\b")
 ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
 SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |mi )?(?:carrito|cesta)\b|"
-                  r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|es el total|suma)\b")  # fmt: skip
+                  r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|"
+                  r"\bcuanto (?:es|seria|sale|me sale|suma|sumaria)(?: en| el)? total\b|\b(?:el|en) total$")  # fmt: skip
 YES = re.compile(r"^(?:si|sip|vale|ok|okay|okey|confirmo|confirmado|de acuerdo|adelante|claro|venga|dale|perfecto|"
                  r"correcto|hazlo|si,? (?:confirmo|por favor|adelante|claro|hazlo)|por supuesto|afirmativo)\b")  # fmt: skip
 NO = re.compile(r"^(?:no|nop|cancela|cancelar|espera|todavia no|aun no|mejor no|dejalo|ahora no|para)\b")
@@ -62,6 +65,8 @@ class OrdersState(TurnState, TurnOutput, total=False):
     order_id: int
     placed_units: int
     cancelled: bool
+    added: list[dict[str, Any]]  # several products added in one turn: {"item": ProductFact, "quantity": int}
+    problems: list[str]  # why some of them could not be added
 
 
 def action_of(p: Plan) -> Action:
@@ -71,6 +76,8 @@ def action_of(p: Plan) -> Action:
         return "checkout"
     if REMOVE.search(p.folded):
         return "remove"
+    if SHOW.search(p.folded) and not ADD.search(p.folded):
+        return "show"  # "¿cuánto es en total?" (not a product called "total")
     if (p.query or p.references) and ADD.search(p.folded):
         return "add"  # "méteme 5 ... en el carrito" adds, though it names the cart
     if SHOW.search(p.folded) or not (p.query or p.references):
@@ -93,6 +100,9 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
     ref: Any = None
     try:
         if action == "add":
+            many = await _several_to_add(state, context, p)
+            if many:
+                return await _add_several(shop, thread_id, many)
             ref = p.references[0]["id"] if p.references else None
             if ref is None:
                 match = await shop.best_match(search_query(context, turn_text(state), p.query)) if p.query else None
@@ -107,7 +117,13 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
             return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total)}
         if action == "remove":
             target: Any = p.references[0]["id"] if p.references else (p.query or "")
-            item, cart = await shop.remove_from_cart(thread_id, target, None if p.quantity == 1 else p.quantity)
+            # "quita una bolsa de briquetas" takes one off; "quita las briquetas" takes the line away
+            said = REMOVE_COUNT.search(p.folded)
+            count = (
+                (int(said.group(1)) if said.group(1).isdigit() else NUMBER_WORDS.get(said.group(1), 1)) if said else 0
+            )
+            units = count or (None if p.quantity == 1 else p.quantity)
+            item, cart = await shop.remove_from_cart(thread_id, target, units)
             return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total)}
         if action == "clear":
             cart = await shop.cart(thread_id)
@@ -123,6 +139,83 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
             with contextlib.suppress(ToolError):
                 out["focus"] = fact(await shop.resolve(ref))
         return out
+
+
+_CONTAINER_FIRST = re.compile(r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?) de\s+")
+_COUNT_AT_START = re.compile(r"^(\d{1,2}|un|una|uno|unos|unas|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)\b")
+
+
+def cart_parts(folded: str) -> list[tuple[str, int]]:
+    """The products of "añade la barbacoa y 2 bolsas de briquetas": [("barbacoa", 1), ("bolsas briquetas", 2)]."""
+    body = ADD.split(folded, maxsplit=1)[-1] if ADD.search(folded) else folded
+    body = re.sub(r"\b(?:al|a mi|en el|en mi) (?:carrito|cesta|carro)\b", " ", body)
+    parts = [part.strip() for part in re.split(r",|\by\b|\btambien\b|\bjunto con\b|\bmas\b", body) if part.strip()]
+    out: list[tuple[str, int]] = []
+    for part in parts:
+        part = re.sub(r"^(?:el|la|los|las)\s+", "", part)
+        count = 1
+        match = _COUNT_AT_START.match(part)
+        if match:
+            word = match.group(1)
+            count = int(word) if word.isdigit() else NUMBER_WORDS.get(word, 1)
+            part = re.sub(_CONTAINER_FIRST, "", part[match.end() :].strip())
+        words = clean_query(part)
+        if words:
+            out.append((words, max(1, min(count, 99))))
+    return out
+
+
+async def _several_to_add(state: OrdersState, context: AgentContext, p: Plan) -> list[tuple[Any, int]]:
+    """(product id, quantity) for a turn that adds two or more products; [] for the usual one-product turn."""
+    if len(p.references) >= 2:  # "añade los dos", "2 packs de cada"
+        each = p.quantity if p.quantity > 1 else _count_of_each(p.folded)
+        return [(r["id"], each) for r in p.references]
+    parts = cart_parts(p.folded)
+    if len(parts) < 2:
+        return []
+    in_play = list(state.get("products") or [])
+    seen = list(state.get("seen") or [])
+    found: list[tuple[Any, int]] = []
+    for words, count in parts:
+        named = named_in_play(words, in_play) or named_in_play(words, seen, latest=True)
+        if named:
+            found.append((named[0]["id"], count))
+            continue
+        match = await context.shop.best_match(search_query(context, words, words))
+        if match is None:
+            return []  # one part is not a product: read the turn as a single add (it says why it fails)
+        found.append((match.id, count))
+    return found
+
+
+def _count_of_each(folded: str) -> int:
+    match = re.search(r"\b(\d{1,2}|dos|tres|cuatro|cinco)\b(?: \w+)? de cada\b", folded)
+    if not match:
+        return 1
+    word = match.group(1)
+    return int(word) if word.isdigit() else NUMBER_WORDS.get(word, 1)
+
+
+async def _add_several(shop: Any, thread_id: str, items: list[tuple[Any, int]]) -> dict[str, Any]:
+    added: list[tuple[ProductFact, int]] = []
+    problems: list[str] = []
+    cart = None
+    for ref, count in items:
+        try:
+            item, cart = await shop.add_to_cart(thread_id, ref, count)
+            added.append((fact(item), count))
+        except ToolError as exc:
+            problems.append(str(exc))
+    if cart is None:
+        cart = await shop.cart(thread_id)
+    return {
+        "added": [{"item": item, "quantity": count} for item, count in added],
+        "item": added[-1][0] if added else None,
+        "problems": problems,
+        "lines": cart_facts(cart),
+        "total": str(cart.total),
+        **({"error": " ".join(problems)} if problems and not added else {}),
+    }
 
 
 async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -164,6 +257,8 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = "De acuerdo, no hago el pedido. Tu carrito sigue guardado por si cambias de idea."
     elif action == "checkout":
         draft = composer.order_placed(state.get("order_id", 0), total, state.get("placed_units", 0))
+    elif action == "add" and state.get("added"):
+        draft = composer.added_several(state["added"], state.get("problems", []), total)
     elif action == "add" and item:
         draft = composer.added(item, p.quantity, total, seed=turn_seed(config, p.text))
     elif action == "remove" and item:
@@ -177,7 +272,7 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
     )
     return answer(
         text,
-        shown=[item] if item else [],
+        shown=[a["item"] for a in state.get("added") or []] or ([item] if item else []),
         cart=lines,
         facts=facts,
         focus=item or state.get("focus"),

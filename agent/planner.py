@@ -38,6 +38,7 @@ FILLER = [
     r"(?:hacer|realizar|confirmar|tramitar|finalizar) (?:el |mi )?pedido", r"pedido",
     # follow-ups about what is already on the table: "¿cuántas unidades les quedan?", "¿qué le va bien?"
     r"cuant[oa]s?(?: unidades)?", r"(?:le |les )?(?:va|van) bien(?: con)?", r"(?:me )?quedo con", r"stok",
+    r"aunque (?:este|esten|estuviera|estuvieran|sea) agotad[oa]s?", r"incluso agotad[oa]s?",
 ]  # fmt: skip
 _FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLER) + r")\b")
 _STOP = {
@@ -48,9 +49,10 @@ _STOP = {
     "tienda", "teneis", "tienen", "tienes", "x", "euros", "euro", "eur", "e", "primero", "primera", "primer",
     "segundo", "segunda", "tercero", "tercera", "tercer", "cuarto", "cuarta", "quinto", "quinta", "ultimo", "ultima",
     "otro", "otra", "uno", "mismo", "misma", "os", "nos", "esos", "esas", "estos", "estas", "aquel", "aquella",
-    "aquellos", "aquellas", "unidades", "unidad", "uds",
+    "aquellos", "aquellas", "unidades", "unidad", "uds", "todos", "todas", "catalogo",
     # interjections that open a turn ("vaya, ¿y en blanco?", "vale, pues pon dos")
     "vaya", "vale", "pues", "bueno", "ok", "okey", "genial", "perfecto", "entonces", "lastima", "venga", "guay",
+    "mejor",
 }  # fmt: skip
 
 _BUDGET_PATTERNS = [
@@ -105,6 +107,7 @@ class Plan:
     dearest: bool = False
     in_stock: bool = False
     details: bool = False  # asks for the product sheet ("características del Kindle")
+    include_sold_out: bool = False  # "el más caro, aunque esté agotado"
     category: str | None = None  # a category named exactly: a search filter
     kind: str | None = None  # the kind of product meant, also by everyday word or plural ("la tele", "portátil")
 
@@ -189,9 +192,16 @@ def ordinal_refs(folded: str, products: list[ProductFact]) -> list[ProductFact]:
     return out
 
 
+_CONTAINER = re.compile(
+    r"\b(\d{1,2}|un|una|unos|unas|dos|tres|cuatro|cinco|seis) (?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|"
+    r"sacos?|latas?|botellas?) de\b"
+)
+
+
 def clean_query(folded: str) -> str:
     """The product words of a message: intent phrases, budget and filler removed."""
-    text = _FILLER_RE.sub(" ", folded)
+    text = _CONTAINER.sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag
+    text = _FILLER_RE.sub(" ", text)
     text = re.sub(r"[¿?¡!.,;:()\"'«»]", " ", text)
     tokens = [t for t in text.split() if t not in _STOP]
     return " ".join(tokens)
@@ -217,6 +227,9 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
     result.dearest = bool(re.search(r"\bmas car[oa]s?\b|\bde mas precio\b|\bgama alta\b", folded))
     result.in_stock = bool(re.search(r"\b(?:en stock|disponibles?|que teng(?:ais|an)|que haya)\b", folded))
+    result.include_sold_out = bool(
+        re.search(r"\baunque (?:este|esten|estuviera|estuvieran) agotad|\bincluso agotad", folded)
+    )
     result.details = bool(re.search(DETAILS, folded))
     result.quantity = quantity(rest)
     result.references = ordinal_refs(folded, products)
@@ -228,6 +241,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         r"\besta\b(?! (?:disponible|disponibles|agotad[oa]|en |de |rebajad[oa]|bien|mal|a |al |incluid[oa]|list[oa]|"
         r"el |la |los |las |muy|tan|mas|menos))|"
         r"\b(?:lo|la|los|las) (?:quiero|compro|llevo|anado|añado|pido|reservo|tienes|teneis|tienen|hay)\b|"
+        r"\b(?:el|la|los|las|lo) que (?:queda|quedan|hay)\b|"
         r"\b(?:anad|agreg|met|pon|compr|quit|reserv|llev|sac|elimin|dam|guard|envi|apunt)\w*?(?:me|te)?(?:lo|la|los|las)\b",
         folded,
     )

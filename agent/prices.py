@@ -59,7 +59,7 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
             cheapest=p.cheapest,
             category=p.kind,
             max_price=p.max_price,
-            in_stock=True,
+            in_stock=not p.include_sold_out,
         )
         return {"mode": "extreme", "found": [fact(i) for i in items[:3]]}
     if p.references:

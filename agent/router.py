@@ -48,7 +48,10 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
         r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
-        r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)"
+        r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)|"
+        # the cart's total, and "pues quiero 2" (a count, no product)
+        r"\bcuanto (?:es|seria|sale|me sale|suma|sumaria)(?: en| el)? total\b|\b(?:el|en) total\b$|"
+        r"^(?:(?:pues|vale|entonces|ok|bueno),? )*(?:quiero|ponme|dame|quisiera) (?:\d+|dos|tres|cuatro|cinco)$"
     ),
     "prices": re.compile(
         r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
@@ -101,12 +104,17 @@ OUT_OF_SCOPE = re.compile(
 )
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
+CONCESSIVE = re.compile(r"(?:aunque|incluso|aun si|aunque sea|pero que)\b")
+CART_EDIT = re.compile(
+    r"^(?:(?:mejor|pues|vale|y|ahora|oye|bueno|entonces),? )*(?:quit|sac|elimin|borr|retir|anad|agreg|met|pon|ech)\w*\b"
+)
 INTERJECTION = re.compile(
     r"^(?:(?:vaya|vale|ok|okey|pues|bueno|genial|perfecto|entonces|venga|ah|oh|uy|mmm|hmm|oye)\b[ ,.!]*)+"
 )
 FOLLOW_UP = re.compile(
     r"^(?:y |e )?(?:el|la|lo|los|las) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|ultim[oa]|\d)\b|"
-    r"^(?:y |e )?(?:en|de|con) (?:\w+ ?){1,3}$|^y (?:el|la|los|las|si|de|del|en)\b|^(?:y )?(?:el|la) (?:mas|menos)\b|"
+    r"^(?:y |e )?(?:en|de|con) (?:\w+ ?){1,3}$|^y (?:el|la|los|las|si|de|del|en|un|una|unos|unas)\b|"
+    r"^(?:y )?(?:el|la) (?:mas|menos)\b|"
     r"^(?:y )?(?:ese|esa|este|esta|eso|esto)\b|^(?:y )?(?:otro|otra|otros)\b"
 )
 # Clauses: split at every "?", ";", ". ", "," and " y "; clauses with no cue of their own are merged back into the
@@ -151,7 +159,8 @@ def clause_intents(folded: str) -> list[tuple[str, Intent]]:
         clause = clause.strip(" ,.")
         if not clause:
             continue
-        found = main_intent(intents_in(clause))
+        # "…, aunque esté agotado" qualifies the question before it; it is not a question of its own
+        found = None if out and CONCESSIVE.match(clause) else main_intent(intents_in(clause))
         if found:
             if out and out[-1][1] == found:
                 out[-1] = (f"{out[-1][0]} y {clause}", found)
@@ -227,6 +236,8 @@ class Router:
             return Decision(COMMANDS[first], "rules", 1.0)
         if OUT_OF_SCOPE.search(folded) and not CUES["orders"].search(folded):
             return Decision("conversation", "rules", 0.85)
+        if previous and previous[0] == "orders" and CART_EDIT.search(folded):
+            return Decision("orders", "rules", 0.85)  # "mejor quita un cable", "saca una bolsa" while shopping
         clauses = clause_intents(folded)
         distinct = list(dict.fromkeys(intent for _, intent in clauses))
         if len(distinct) >= 2:

@@ -569,6 +569,35 @@ async def test_a_product_named_earlier_in_the_conversation_is_the_one_picked(
     assert [i.sku for i in (await cart_of(chat, thread)).items] == ["TEL-SPI-FUN-IP15-TRA"]
 
 
+async def test_several_products_in_one_add_and_the_total(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await ask(chat, "¿cuánto cuesta la barbacoa Weber?", thread)
+    added = await ask(chat, "añade la barbacoa y 2 bolsas de briquetas", thread)
+    assert sorted((i.sku, i.quantity) for i in (await cart_of(chat, thread)).items) == [
+        ("JAR-WEB-BRIQ-4KG", 2),
+        ("JAR-WEB-MT57-NEG", 1),
+    ]
+    assert eur(Decimal("420.98")) in added.reply
+    total = await ask(chat, "¿cuánto es en total?", thread)
+    assert total.route == "orders" and eur(Decimal("420.98")) in total.reply
+    assert len((await cart_of(chat, thread)).items) == 2  # nothing called "total" was added
+    await ask(chat, "mejor quita una bolsa de briquetas", thread)
+    assert sorted((i.sku, i.quantity) for i in (await cart_of(chat, thread)).items) == [
+        ("JAR-WEB-BRIQ-4KG", 1),
+        ("JAR-WEB-MT57-NEG", 1),
+    ]
+
+
+async def test_dearest_within_a_budget_looks_at_the_whole_kind(
+    shared_chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    result = await ask(shared_chat, "¿Cuál es el móvil más caro que tenéis por menos de 900 euros?", thread)
+    assert [p["sku"] for p in result.products][:1] == ["TEL-GOO-PX8-128-OBS"]
+    lego = await ask(shared_chat, "¿Cuál es el LEGO más caro del catálogo, aunque esté agotado?", tid(request, "2"))
+    assert lego.route == "prices" and [p["sku"] for p in lego.products][:1] == ["JUG-LEG-75192"]
+
+
 # --------------------------------------------------------------------------- 3. grounding over a varied session
 
 

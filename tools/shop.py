@@ -210,11 +210,14 @@ class Shop:
         pool: int = 20,
     ) -> list[CatalogueItem]:
         """Cheapest (or dearest) among the relevant matches for a query, within a budget."""
-        hits = await self.search(query, category=category, max_price=max_price, in_stock=in_stock, limit=pool)
+        # Within a category every product counts (the dearest phone may rank low for the word "móvil").
+        limit = max(pool, 500) if category else pool
+        hits = await self.search(query, category=category, max_price=max_price, in_stock=in_stock, limit=limit)
         # Cheapest among what really is the thing asked for (named so, not just mentioned in a description).
         relevant = (
             [h for h in hits if h.name_match >= 0.999]
             or [h for h in hits if h.name_match >= 0.5]
+            or (hits if category else [])
             or [h for h in hits if h.matched_terms]
             or hits
         )
