@@ -170,6 +170,7 @@ class ChatService:
         await self.context.cache.start()
         self.graph = agent_graph.compile(saver)
         self.context.router.warm_up()
+        _ = self.catalog.index.snapshot().vocabulary  # built once here, not on a customer's first question
         self.recorder.start()
 
     async def close(self) -> None:

@@ -246,3 +246,20 @@ def added_several(added: Sequence[dict[str, Any]], problems: Sequence[str], tota
     if problems:
         out.append("No he podido añadir: " + " ".join(problems))
     return "\n".join(out)
+
+
+def not_sold(missing: Sequence[str], *, seed: str, alternatives: bool = False) -> str:
+    """What the shop does not sell, said plainly (then, maybe, the closest things it does sell)."""
+    what = join([f"«{m}»" for m in missing])
+    if alternatives:
+        return pick(
+            [f"No tenemos {what}. Esto es lo más parecido que sí tenemos:", f"De {what} no tenemos nada; mira esto:"],
+            seed,
+        )
+    return pick(
+        [
+            f"No vendemos {what}, lo siento. ¿Te ayudo a buscar otra cosa?",
+            f"Ahora mismo no tenemos {what} en el catálogo. ¿Buscas algo más?",
+        ],
+        seed,
+    )

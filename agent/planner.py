@@ -39,6 +39,7 @@ FILLER = [
     # follow-ups about what is already on the table: "¿cuántas unidades les quedan?", "¿qué le va bien?"
     r"cuant[oa]s?(?: unidades)?", r"(?:le |les )?(?:va|van) bien(?: con)?", r"(?:me )?quedo con", r"stok",
     r"aunque (?:este|esten|estuviera|estuvieran|sea) agotad[oa]s?", r"incluso agotad[oa]s?",
+    r"manej(?:an|as|ais|a)", r"mostra(?:me|nos)", r"dale", r"vendeis", r"venden", r"vendes",
 ]  # fmt: skip
 _FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLER) + r")\b")
 _STOP = {
@@ -350,6 +351,11 @@ def colour_of(word: str) -> str | None:
     if word in COLOURS:
         return word
     return _COLOUR_BY_STEM.get(stem(word))
+
+
+def kind_word(word: str) -> bool:
+    """An everyday word for a kind of product ("celulares", "notebooks", "teles")."""
+    return word in CATEGORY_WORDS or word.rstrip("s") in CATEGORY_WORDS or stem(word) in _KIND_STEMS
 
 
 def _only_kind_words(query: str) -> bool:

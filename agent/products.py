@@ -10,11 +10,11 @@ from langgraph.runtime import Runtime
 from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.language import euros
-from agent.planner import Plan
+from agent.planner import Plan, kind_word
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, matching_versions, model_words
+from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -22,6 +22,8 @@ class ProductsState(TurnState, TurnOutput, total=False):
     found: list[ProductFact]
     detail: ProductFact | None
     draft: str
+    missing: list[str]  # what was asked for and is not sold ("xbox"), said before any alternatives
+    alternatives: bool
 
 
 def describe_filters(p: Plan, category: str | None = None) -> str:
@@ -56,6 +58,20 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         in_stock=p.in_stock,
         limit=5,
     )
+    branded = [h for h in hits if "brand" in h.matched_by]
+    if branded:  # "zapatillas Nike": Nike's, not every shoe that ranks near them
+        hits = branded
+    # Words no product uses, not even misspelt ("xbox", "huawei"): say so rather than pass other things off.
+    snapshot = context.shop.catalog.index.snapshot()
+    unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []
+    if unknown and (not hits or hits[0].name_match < 0.5):
+        content = [w for w in p.query.split() if not kind_word(w) and not w.isdigit()]
+        if set(content) <= set(unknown):  # nothing but unknown words: no list at all
+            return {"found": [], "detail": None, "missing": unknown, "alternatives": False}
+        return {"found": [fact(h.item) for h in hits], "detail": None, "missing": unknown, "alternatives": True}
+    if hits and unmatched_model_numbers(p.query, [hits[0].item]) and hits[0].name_match < 0.999:
+        missing_models = [p.query]
+        return {"found": [fact(h.item) for h in hits], "detail": None, "missing": missing_models, "alternatives": True}
     # One clear match asked for by name ("características del Kindle Paperwhite") reads as its details.
     clear = hits and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25 or hits[0].name_match >= 0.999)
     if hits and p.details and clear:
@@ -83,10 +99,15 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         facts: list[Any] = [detail]
         # Picked from the list by reference ("el segundo"): the list stays in play for "el último" next.
         shown = [] if p.references else [detail]
+    elif state.get("missing") and not state.get("found"):
+        draft = composer.not_sold(state["missing"], seed=seed)
+        facts, shown = [], []
     else:
         found = state.get("found", [])
         label = p.query or p.category or p.text
         draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
+        if state.get("missing"):
+            draft = f"{composer.not_sold(state['missing'], seed=seed, alternatives=True)}\n{draft}"
         facts, shown = list(found), list(found)
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     return answer(

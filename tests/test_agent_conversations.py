@@ -598,6 +598,27 @@ async def test_dearest_within_a_budget_looks_at_the_whole_kind(
     assert lego.route == "prices" and [p["sku"] for p in lego.products][:1] == ["JUG-LEG-75192"]
 
 
+@pytest.mark.parametrize(
+    ("message", "listed"),
+    [("venden Xbox?", False), ("tienen celulares Huawei?", False), ("¿Tenéis el iPhone 16?", True)],
+)
+async def test_what_the_shop_does_not_sell_is_said_plainly(
+    shared_chat: Any, request: pytest.FixtureRequest, message: str, listed: bool
+) -> None:
+    # Found by the conversation eval at 752909f: other products were listed as if they were what was asked for.
+    result = await ask(shared_chat, message, tid(request))
+    assert "No tenemos" in result.reply or "No vendemos" in result.reply or "no tenemos" in result.reply
+    assert bool(result.products) is listed
+
+
+async def test_known_words_and_typos_are_not_reported_as_unsold(
+    shared_chat: Any, request: pytest.FixtureRequest
+) -> None:
+    for message in ("busco zapatilas nike", "¿tenéis auriculares con cancelación de ruido?", "que notebooks manejan?"):
+        result = await ask(shared_chat, message, tid(request, message))
+        assert result.products and "No tenemos" not in result.reply and "No vendemos" not in result.reply
+
+
 # --------------------------------------------------------------------------- 3. grounding over a varied session
 
 

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
@@ -24,7 +24,7 @@ from vectorstore.embeddings import Embedder
 from vectorstore.lexical import BM25Index
 from vectorstore.query import Query
 from vectorstore.store import ProductVectorStore, text_hash
-from vectorstore.text import char_ngrams, fold, stems, words
+from vectorstore.text import char_ngrams, fold, stem, stems, words
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class _Snapshot:
     categories: dict[str, str]  # folded category or subcategory -> name as written
     brands: dict[str, str]  # folded brand -> name as written
     brand_phrases: dict[str, list[tuple[tuple[str, ...], str]]]  # first word -> (words, folded brand)
+    # Builds (or reuses, while no product's text changed: a sale must not rebuild it) the catalogue's vocabulary.
+    vocabulary_loader: Callable[[], _Vocabulary] = field(repr=False, compare=False)
 
     def item(self, product_id: int) -> CatalogueItem | None:
         row = int(np.searchsorted(self.ids, product_id))
@@ -116,6 +118,27 @@ class _Snapshot:
         if item is None:
             return ""
         return product_version(item)
+
+    @cached_property
+    def vocabulary(self) -> _Vocabulary:
+        return self.vocabulary_loader()
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of the text that no product uses, not even misspelt: "xbox", "huawei", "lavadoras".
+
+        A word is known when its stem is in the catalogue, or when one catalogue word shares at least half of its
+        trigrams ("samsumg", "zapatilas", "raqeta" are typos of known words).
+        """
+        vocabulary = self.vocabulary
+        out = []
+        for word in words(text):
+            if len(word) < 3 or any(c.isdigit() for c in word) or stem(word) in vocabulary.stems:
+                continue
+            grams = char_ngrams(word)
+            if grams and float(vocabulary.trigrams.coverage(grams).max(initial=0.0)) >= 0.5:
+                continue
+            out.append(word)
+        return out
 
     @cached_property
     def listing_key(self) -> str:
@@ -131,6 +154,25 @@ class _Snapshot:
                 f"\x1f{item.subcategory}\x1f{item.brand}\x1e".encode()
             )
         return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Every word of the catalogue's texts, and a trigram index over them (one document per word)."""
+
+    words: frozenset[str]
+    stems: frozenset[str]
+    trigrams: BM25Index
+
+
+def _vocabulary(items: list[CatalogueItem]) -> _Vocabulary:
+    found: set[str] = set()
+    for item in items:
+        found.update(words(f"{item.name} {item.brand} {item.category} {item.subcategory} {item.description}"))
+    ordered = sorted(found)
+    return _Vocabulary(
+        frozenset(ordered), frozenset(stems(" ".join(ordered))), BM25Index([char_ngrams(w) for w in ordered])
+    )
 
 
 def product_version(item: CatalogueItem) -> str:
@@ -155,6 +197,7 @@ class CatalogueIndex:
         # id -> (hash, stems, 3-grams, name stems, name-head stems)
         self._tokens: dict[int, tuple[str, list[str], list[str], list[str], list[str]]] = {}
         self._lock = threading.RLock()
+        self._vocabulary_cache: tuple[str, _Vocabulary] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -217,6 +260,14 @@ class CatalogueIndex:
 
     # ------------------------------------------------------------------ snapshot
 
+    def _vocabulary_for(self, text_key: str, items: list[CatalogueItem]) -> _Vocabulary:
+        cached = self._vocabulary_cache
+        if cached is not None and cached[0] == text_key:
+            return cached[1]
+        vocabulary = _vocabulary(items)
+        self._vocabulary_cache = (text_key, vocabulary)
+        return vocabulary
+
     def snapshot(self) -> _Snapshot:
         snap = self._snapshot
         if snap is None:
@@ -243,6 +294,9 @@ class CatalogueIndex:
             head_docs.append(cached[4])
         for gone in set(self._tokens) - set(current):
             del self._tokens[gone]
+        text_key = hashlib.blake2b(
+            "".join(f"{i.id}:{self._tokens[i.id][0]};" for i in items).encode(), digest_size=12
+        ).hexdigest()
 
         store_ids, matrix = self.store.vectors()
         position = {int(pid): row for row, pid in enumerate(store_ids)}
@@ -288,6 +342,7 @@ class CatalogueIndex:
             categories={fold(name): name for i in items for name in (i.category, i.subcategory) if name},
             brands={fold(i.brand): i.brand for i in items if i.brand},
             brand_phrases=brand_phrases,
+            vocabulary_loader=lambda: self._vocabulary_for(text_key, items),
         )
 
     # ------------------------------------------------------------------ queries
