@@ -289,7 +289,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     if categories:
         result.category = find_category(folded, categories, loose=False)
         result.kind = result.category or find_category(folded, categories, loose=True)
-        if result.kind and not result.category and _only_kind_words(query):
+        if result.kind and not result.category and only_kind_words(query):
             result.category = result.kind  # the words name a kind of product and nothing else
     result.query = query
     return result
@@ -358,7 +358,8 @@ def kind_word(word: str) -> bool:
     return word in CATEGORY_WORDS or word.rstrip("s") in CATEGORY_WORDS or stem(word) in _KIND_STEMS
 
 
-def _only_kind_words(query: str) -> bool:
+def only_kind_words(query: str) -> bool:
+    """Whether every product word is an everyday word for a kind of product ("móviles", "teles baratas" no)."""
     words = query.split()
     return bool(words) and all(w in CATEGORY_WORDS or stem(w) in _KIND_STEMS for w in words)
 

@@ -10,12 +10,13 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.planner import Plan, clean_query
+from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
 from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
+from vectorstore.text import fold
 
 Mode = Literal["single", "variants", "compare", "extreme", "list", "none"]
 
@@ -86,6 +87,9 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     )
     if not hits:
         return {"mode": "list", "found": []}
+    if p.category and (not p.query or only_kind_words(p.query) or fold(p.query) == fold(p.category)):
+        # "¿qué móviles tenéis por menos de 300 €?": the kind within the budget, cheapest first
+        return {"mode": "list", "found": [fact(h.item) for h in sorted(hits, key=lambda h: (h.item.price, h.item.id))]}
     # A model with several versions ("iphone 15": 128/256 GB, colours) lists the versions; a model named
     # precisely is one product; a kind of product ("sartenes") is a list.
     top = hits[0]

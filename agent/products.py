@@ -23,6 +23,7 @@ class ProductsState(TurnState, TurnOutput, total=False):
     detail: ProductFact | None
     draft: str
     missing: list[str]  # what was asked for and is not sold ("xbox"), said before any alternatives
+    lead: ProductFact  # the product a list question named in full (becomes the focus)
     alternatives: bool
 
 
@@ -82,7 +83,9 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         fitting = matching_versions(versions, p.query)
         if len(versions) > 1 and len(fitting) == 1:
             return {"detail": fact(fitting[0], description=True), "found": [fact(fitting[0])]}
-    return {"found": [fact(h.item) for h in hits], "detail": None}
+    # "¿Tenéis el Kindle Paperwhite?": the list leads with the product named in full, and the talk is about it
+    lead = hits[0] if hits and hits[0].name_match >= 0.999 and (len(hits) == 1 or hits[1].name_match < 0.999) else None
+    return {"found": [fact(h.item) for h in hits], "detail": None, **({"lead": fact(lead.item)} if lead else {})}
 
 
 look_up = planned(find)
@@ -114,7 +117,7 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         text,
         shown=[detail] if detail else shown,
         products=shown,
-        focus=detail or (shown[0] if len(shown) == 1 else state.get("focus")),
+        focus=detail or (shown[0] if len(shown) == 1 else state.get("lead") or state.get("focus")),
         facts=facts,
         query=f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
     )

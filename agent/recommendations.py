@@ -14,11 +14,12 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.planner import Plan, names_new_product
+from agent.planner import Plan, kind_word, names_new_product
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
 from tools.shop import ToolError, fact
+from vectorstore.text import fold, stem
 
 COMPLEMENT = re.compile(
     r"\bcombina|\bva(?:n)? bien con\b|\bcomplement|\baccesorio|\bfunda|\bcargador|\bpara acompanar\b|\bque mas\b|"
@@ -28,6 +29,11 @@ SIMILAR = re.compile(
     r"\bparecid|\bsimilar|\balternativ|\ben vez de\b|\ben lugar de\b|\bcomo (?:el|la|ese|esa)\b|\botr[oa]s? opci|"
     r"\b(?:que|algun|alguna) otr[oa]\b"
 )
+FOR_IT = re.compile(
+    r"\bpara (?:es[ea]|est[ea]|el|ella|la misma|el mismo)\b(?! \w+ (?:de|del) )|\bque le (?:vaya|vayan|va|van) bien\b|"
+    r"\bacompan\w*|\bpara (?:esa|ese|la|el) (?:tele|televisor|movil|portatil|consola|camara|cafetera|bici)\b"
+)
+_ASKING = re.compile(r"\b(?:recomiend\w*|recomend\w*|acompan\w*|sugier\w*|aconsej\w*|necesit\w*)\b")
 # Words that ask for "another one like it" without naming a product of their own.
 _GENERIC = re.compile(r"\b(?:algun[oa]?|otr[oa]s?|parecid\w*|similar\w*|recomiend\w*|recomendais|recomiendan)\b")
 
@@ -47,6 +53,10 @@ async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: P
     wants_complement = bool(COMPLEMENT.search(p.folded))
     wants_similar = bool(SIMILAR.search(p.folded))
     anchor_item = None
+    focus = state.get("focus")
+    if focus and not p.references and FOR_IT.search(p.folded):
+        # "una barra de sonido para esa tele", "¿qué me recomiendas para acompañarla?": for the product in focus
+        return await _for_the_focus(shop, await shop.resolve(focus["id"]), p)
     if p.references:
         anchor_item = await shop.resolve(p.references[0]["id"])
     elif (
@@ -78,6 +88,24 @@ async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: P
     )  # fmt: skip
     reason = f"encaja con «{need}»" + (" y tu presupuesto" if p.max_price is not None else "")
     return {"kind": "need", "anchor": None, "found": [fact(h.item, reason=reason) for h in hits]}
+
+
+async def _for_the_focus(shop: Any, anchor: Any, p: Plan) -> dict[str, Any]:
+    """Complements of the product in focus; when the customer names what they want (a soundbar), that first."""
+    anchor_words = {stem(w) for w in fold(anchor.name).split()}
+    words = _ASKING.sub(" ", _GENERIC.sub(" ", FOR_IT.sub(" ", p.query))).split()
+    need = " ".join(w for w in words if stem(w) not in anchor_words and not kind_word(w)).strip()
+    recs = await shop.complements(anchor)
+    if need:
+        wanted = {stem(w) for w in need.split()}
+        named = [r for r in recs if wanted & {stem(w) for w in fold(r.item.name).split()}]
+        if named:
+            recs = named
+        else:
+            hits = await shop.search(need, in_stock=True, limit=3)
+            found = [fact(h.item, reason=f"para {anchor.name}") for h in hits if h.item.id != anchor.id]
+            return {"kind": "complement", "anchor": fact(anchor), "found": found}
+    return {"kind": "complement", "anchor": fact(anchor), "found": [fact(r.item, reason=r.reason) for r in recs]}
 
 
 look_up = planned(find)

@@ -619,6 +619,27 @@ async def test_known_words_and_typos_are_not_reported_as_unsold(
         assert result.products and "No tenemos" not in result.reply and "No vendemos" not in result.reply
 
 
+async def test_recommendations_for_the_product_in_focus(chat: Any, request: pytest.FixtureRequest) -> None:
+    # Found by the conversation eval at b261577: "para esa tele" and "acompañarla" lost the product talked about.
+    thread = tid(request)
+    await ask(chat, "¿cuánto cuesta la tele Xiaomi de 32?", thread)
+    bar = await ask(chat, "recomiéndame una barra de sonido para esa tele", thread)
+    assert bar.route == "recommendations" and "Xiaomi TV A 32" in bar.reply
+    assert [p["subcategory"] for p in bar.products][:1] == ["Barras de sonido"]
+    other = tid(request, "2")
+    await ask(chat, "¿cuánto cuesta la manguera Gardena?", other)
+    garden = await ask(chat, "¿qué me recomiendas para acompañarla?", other)
+    assert {"JAR-GAR-PIST-CLASSIC", "JAR-GAR-PROG-SELECT"} <= {p["sku"] for p in garden.products}
+
+
+async def test_a_kind_with_a_budget_in_a_price_question_is_a_list(
+    shared_chat: Any, request: pytest.FixtureRequest
+) -> None:
+    result = await ask(shared_chat, "¿Qué teles tenéis por menos de 400 €?", tid(request))
+    assert len(result.products) >= 2 and all(p["subcategory"] == "Televisores" for p in result.products)
+    assert all(Decimal(p["price"]) < 400 for p in result.products)
+
+
 # --------------------------------------------------------------------------- 3. grounding over a varied session
 
 
