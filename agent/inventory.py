@@ -14,7 +14,7 @@ from agent.planner import Plan
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
+from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
 
 ADMIN_QUESTION = re.compile(
     r"\b(?:poco|bajo|escaso) stock\b|\bstock bajo\b|\breponer\b|\breposicion\b|\binventario\b|\bque (?:productos|articulos) "
@@ -68,8 +68,7 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
         if not hits:
             return {"mode": "list", "found": []}
         top = hits[0]
-        versions = [h.item for h in hits if model_words(h.item) == model_words(top.item)]
-        fitting = matching_versions(versions, p.query)
+        versions, fitting = versions_of_top(hits, p.query)
         if len(versions) > 1 and "sku" not in top.matched_by and len(fitting) > 1:
             fitting.sort(key=lambda i: (i.price, i.name))
             missing = unmatched_model_numbers(p.query, fitting)

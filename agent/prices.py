@@ -15,7 +15,7 @@ from agent.products import describe_filters
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
+from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold
 
 Mode = Literal["single", "variants", "compare", "extreme", "list", "none"]
@@ -93,9 +93,8 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     # A model with several versions ("iphone 15": 128/256 GB, colours) lists the versions; a model named
     # precisely is one product; a kind of product ("sartenes") is a list.
     top = hits[0]
-    versions = [h.item for h in hits if model_words(h.item) == model_words(top.item)]
+    versions, fitting = versions_of_top(hits, p.query)
     if len(versions) > 1 and "sku" not in top.matched_by:
-        fitting = matching_versions(versions, p.query)
         missing = unmatched_model_numbers(p.query, fitting)
         if len(fitting) == 1:  # "el iPhone 15 de 128 GB en negro": that version, not all four
             return {"mode": "single", "found": [fact(fitting[0])], "missing": missing}

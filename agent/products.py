@@ -14,7 +14,7 @@ from agent.planner import Plan, kind_word
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, matching_versions, model_words, unmatched_model_numbers
+from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -79,8 +79,7 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         return {"detail": fact(hits[0].item, description=True), "found": [fact(h.item) for h in hits[:1]]}
     if len(hits) > 1 and not p.category:
         # "¿tenéis el iPhone 15 de 128 GB negro?": one version of a model named in full is that product
-        versions = [h.item for h in hits if model_words(h.item) == model_words(hits[0].item)]
-        fitting = matching_versions(versions, p.query)
+        versions, fitting = versions_of_top(hits, p.query)
         if len(versions) > 1 and len(fitting) == 1:
             return {"detail": fact(fitting[0], description=True), "found": [fact(fitting[0])]}
     # "¿Tenéis el Kindle Paperwhite?": the list leads with the product named in full, and the talk is about it

@@ -391,6 +391,15 @@ _TOKEN = re.compile(r"[a-z]+|[0-9]+")
 _UNITS = ("gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "w", "mah", "uds", "unidades")
 
 
+def versions_of_top(hits: Sequence[SearchHit], words: str) -> tuple[list[CatalogueItem], list[CatalogueItem]]:
+    """The versions of the top hit's model among the hits, and those of them that fit what the customer said."""
+    if not hits:
+        return [], []
+    model = model_words(hits[0].item)
+    versions = [h.item for h in hits if model_words(h.item) == model]
+    return versions, matching_versions(versions, words)
+
+
 def _version_tokens(text: str) -> set[str]:
     return {t if t.isdigit() else stem(t) for t in name_tokens(text)}
 
