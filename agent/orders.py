@@ -19,7 +19,7 @@ from langgraph.types import interrupt
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.language import NUMBER_WORDS
+from agent.language import number_from_words
 from agent.planner import Plan, clean_query, named_in_play
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
@@ -119,9 +119,7 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
             target: Any = p.references[0]["id"] if p.references else (p.query or "")
             # "quita una bolsa de briquetas" takes one off; "quita las briquetas" takes the line away
             said = REMOVE_COUNT.search(p.folded)
-            count = (
-                (int(said.group(1)) if said.group(1).isdigit() else NUMBER_WORDS.get(said.group(1), 1)) if said else 0
-            )
+            count = (number_from_words(said.group(1)) or 1) if said else 0
             units = count or (None if p.quantity == 1 else p.quantity)
             item, cart = await shop.remove_from_cart(thread_id, target, units)
             return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total)}
@@ -156,8 +154,7 @@ def cart_parts(folded: str) -> list[tuple[str, int]]:
         count = 1
         match = _COUNT_AT_START.match(part)
         if match:
-            word = match.group(1)
-            count = int(word) if word.isdigit() else NUMBER_WORDS.get(word, 1)
+            count = number_from_words(match.group(1)) or 1
             part = re.sub(_CONTAINER_FIRST, "", part[match.end() :].strip())
         words = clean_query(part)
         if words:
@@ -192,8 +189,7 @@ def _count_of_each(folded: str) -> int:
     match = re.search(r"\b(\d{1,2}|dos|tres|cuatro|cinco)\b(?: \w+)? de cada\b", folded)
     if not match:
         return 1
-    word = match.group(1)
-    return int(word) if word.isdigit() else NUMBER_WORDS.get(word, 1)
+    return number_from_words(match.group(1)) or 1
 
 
 async def _add_several(shop: Any, thread_id: str, items: list[tuple[Any, int]]) -> dict[str, Any]:

@@ -12,15 +12,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from bench.serve import serving
-from evals.cache import load_pairs, redis_stack
+from evals.cache import fresh_var, load_pairs, redis_stack
 from settings import ROOT
 
 BENCH_REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6394"))
@@ -32,10 +30,7 @@ def run(n: int = 200) -> tuple[str, dict[str, list[float]]]:
     questions = [f"¿cuánto cuesta el {p['name']}?" for p in catalogue][:n]
     pairs = [(p["first"], p["second"]) for p in load_pairs("paraphrase")]
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp, redis_stack(BENCH_REDIS_PORT) as url:
-        var = Path(tmp) / "var"
-        env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
-               "OPENAI_API_KEY": "", "LLM_PROVIDER": "offline", "LOG_LEVEL": "WARNING"}  # fmt: skip
-        subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+        var = fresh_var(Path(tmp))
         backend = "redis" if url else "memory"
         extra = {"CACHE_BACKEND": backend, "REDIS_URL": url or "", "CACHE_NAME": f"bench_{uuid.uuid4().hex[:8]}"}
         with serving(var, OPENAI_API_KEY="", LLM_PROVIDER="offline", **extra) as port:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import csv
 import http.client
 import json
-import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -21,7 +18,7 @@ from pathlib import Path
 
 from bench.cache import BENCH_REDIS_PORT
 from bench.serve import serving
-from evals.cache import redis_stack
+from evals.cache import fresh_var, redis_stack
 from settings import ROOT
 
 ROUTING = ROOT / "evals" / "datasets" / "routing.jsonl"
@@ -41,10 +38,7 @@ def questions(n: int, seed: int = 11) -> list[str]:
 
 def run(n_per_endpoint: int = 200) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
-        var = Path(tmp) / "var"
-        env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
-               "OPENAI_API_KEY": "", "LLM_PROVIDER": "offline", "LOG_LEVEL": "WARNING"}  # fmt: skip
-        subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+        var = fresh_var(Path(tmp))
         with (
             redis_stack(BENCH_REDIS_PORT) as url,
             serving(

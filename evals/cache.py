@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from evals.run import eur
 from settings import ROOT, Settings
 
 DATASETS = ROOT / "evals" / "datasets"
@@ -148,12 +149,6 @@ async def pair_reports(backend: str, redis_url: str | None) -> tuple[PairReport,
             await chat.close()
             await service.close()
     return near, para, counters
-
-
-def eur(value: Decimal) -> str:
-    """Spanish money, written independently of the agent's formatter."""
-    whole, cents = f"{value:.2f}".split(".")
-    return f"{int(whole):,}".replace(",", ".") + f",{cents} €"
 
 
 def staleness(backend: str, redis_url: str | None, limit: int = 50) -> dict[str, Any]:
