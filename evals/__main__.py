@@ -24,7 +24,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache.add_argument("--backend", default="redis", choices=["redis", "memory"], help="redis: Redis Stack propio")
     cache.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
     run_cmd = sub.add_parser("run", help="experimento al estilo LangSmith: routing, conversations, retrieval, cache")
-    run_cmd.add_argument("dataset", choices=["routing", "conversations", "retrieval", "cache"])
+    run_cmd.add_argument(
+        "dataset",
+        choices=[
+            "routing",
+            "routing_heldout",
+            "routing_dev",
+            "conversations",
+            "dialogues",
+            "dialogues_dev",
+            "retrieval",
+            "cache",
+        ],
+    )
     run_cmd.add_argument("--target", default="offline", help="offline, gemini, openai o http://HOST:PORT")
     run_cmd.add_argument("--experiment", default=None, help="nombre (por defecto <dataset>-<target>-<fecha>)")
     run_cmd.add_argument("--concurrency", type=int, default=1, help="ejemplos a la vez")
@@ -36,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare_cmd.add_argument("b", help="experimento nuevo (nombre o ruta al JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "run" and args.dataset.startswith("dialogues"):
+        from evals import dialogues
+
+        return dialogues.run(args.dataset, args.target, args.experiment, max(1, args.concurrency), args.limit, args.out)
     if args.command == "run":
         from evals import run as run_eval
 

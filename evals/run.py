@@ -48,7 +48,7 @@ from settings import ROOT, Settings
 
 DATASETS = ROOT / "evals" / "datasets"
 RESULTS = ROOT / "evals" / "results"
-DATASET_NAMES = ("routing", "conversations", "retrieval", "cache")
+DATASET_NAMES = ("routing", "conversations", "dialogues", "retrieval", "cache")
 ROUTES = ("products", "prices", "recommendations", "inventory", "conversation", "orders", "orchestrator")
 TRAJECTORY_MODES = ("strict", "unordered", "superset")
 NA = "n/d"
@@ -860,7 +860,7 @@ async def evaluate_dataset(
     if limit:
         data = data[:limit]
     async with open_target(target, var_template, embedder) as factory:
-        if dataset == "routing":
+        if dataset.startswith("routing"):
             return await run_routing(factory, data, experiment, concurrency)
         return await run_conversations(factory, data, experiment, concurrency)
 
@@ -883,7 +883,7 @@ def run(
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     experiment = experiment or f"{dataset}-{target_label(target)}-{stamp}"
     started = time.perf_counter()
-    if dataset in ("routing", "conversations"):
+    if dataset in ("routing", "conversations") or dataset.startswith("routing_"):
         metrics, details, markdown = asyncio.run(
             evaluate_dataset(dataset, target, experiment=experiment, concurrency=concurrency, limit=limit)
         )
@@ -891,11 +891,21 @@ def run(
         metrics, details, markdown = run_retrieval()
     else:
         metrics, details, markdown = run_cache(cache_backend)
+    report(dataset, target, experiment, stamp, started, limit, (metrics, details, markdown), out_dir)
+    return 0
+
+
+def report(
+    dataset: str, target: str, experiment: str, stamp: str, started: float, limit: int | None,
+    result: tuple[dict[str, float], dict[str, Any], str], out_dir: Path,
+) -> Path:  # fmt: skip
+    """Save an experiment's JSON and Markdown and print its table."""
+    metrics, details, markdown = result
     seconds = round(time.perf_counter() - started, 1)
     payload = {
         "experiment": experiment,
         "dataset": dataset,
-        "target": target if dataset in ("routing", "conversations") else "offline",
+        "target": target if dataset not in ("retrieval", "cache") else "offline",
         "created": stamp,
         "duration_s": seconds,
         "limit": limit,
@@ -905,4 +915,4 @@ def run(
     }
     path = save(out_dir, experiment, payload, markdown)
     print(f"\n## {experiment}\n\n{markdown}\n\n({seconds:.0f} s) Resultados en {path} y {path.with_suffix('.md')}")
-    return 0
+    return path
