@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 from agent.cache import CACHEABLE, cache_lookup_graph, cache_store_graph, signature
 from agent.context import AgentContext, last_user_text
 from agent.orchestrator import orchestrator_graph
+from agent.orders import accepts, open_offer
 from agent.planner import plan_text
 from agent.subgraphs import SUBGRAPHS
 from agent.turn import context_of
@@ -32,6 +33,8 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     """Tiered routing; the embedding of the message is only computed when the rules abstain."""
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
+    if open_offer(state) and accepts(text):  # "sí" to "¿te pongo las 3 que quedan?" / "¿tramito el pedido?"
+        return {"routes": ["orders"], "cache": "skip"}
     catalog = context.shop.catalog
     await catalog.ensure_fresh()
     snapshot = catalog.index.snapshot()

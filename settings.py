@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     cache_threshold: float = Field(default=0.60, ge=0.0, le=1.0)
 
     index_dir: Path = Path("")  # empty: var/index
+    policies_file: Path = Path("")  # empty: var/policies.md (installed from the sample by `python -m data setup`)
+    lexicon_dir: Path = Path("")  # empty: var/lexicon (the shop's own words, added to data/lexicon's)
     search_semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @field_validator("admin_api_key", "google_api_key", "openai_api_key", mode="before")
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("var_dir", "index_dir")
+    @field_validator("var_dir", "index_dir", "policies_file", "lexicon_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value if value.is_absolute() or str(value) in ("", ".") else ROOT / value
@@ -82,6 +84,16 @@ class Settings(BaseSettings):
     def resolved_redis_url(self) -> str:
         """Redis for the cache (and CHECKPOINTER=redis): REDIS_URL, or the Redis Stack that make run starts."""
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def resolved_policies_file(self) -> Path:
+        """The policies document the assistant answers from."""
+        return self.policies_file if str(self.policies_file) not in ("", ".") else self.var_dir / "policies.md"
+
+    @property
+    def resolved_lexicon_dir(self) -> Path:
+        """The shop's own vocabulary files (synonyms, kinds, purposes...), read on top of the shipped ones."""
+        return self.lexicon_dir if str(self.lexicon_dir) not in ("", ".") else self.var_dir / "lexicon"
 
     @property
     def resolved_index_dir(self) -> Path:

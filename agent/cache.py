@@ -19,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agent.context import AgentContext, last_user_text
+from agent.lexicon import asks_policy
 from agent.planner import COLOURS, plan_text
 from agent.recommendations import COMPLEMENT, SIMILAR
 from agent.router import CUES, intents_in
@@ -57,7 +58,7 @@ def signature(text: str) -> tuple[str, str] | None:
     """
     p = plan_text(text)
     folded = p.folded
-    if p.is_reference or CUES["orders"].search(folded):
+    if p.is_reference or CUES["orders"].search(folded) or asks_policy(folded):
         return None
     intents: list[str] = sorted({i for i in intents_in(folded) if i != "orders"})
     if not intents or not p.query:

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.language import euros, join, pick, stock_phrase, units
 from state import CartFact, ProductFact
+from tools.policies import PolicyAnswer
 
 MAX_LISTED = 5
 
@@ -180,8 +181,9 @@ def cart(lines: Sequence[CartFact], total: Decimal | str) -> str:
 def added(p: ProductFact, quantity: int, total: Decimal | str, *, seed: str) -> str:
     return pick(
         [
-            f"Hecho: {units(quantity) if quantity > 1 else '1 unidad'} de {p['name']} en el carrito. Total: {euros(total)}.",
-            f"Añadido {p['name']} (×{quantity}). Tu carrito suma {euros(total)}. ¿Confirmamos el pedido o sigues mirando?",
+            f"Hecho: {units(quantity) if quantity > 1 else '1 unidad'} de {p['name']} en el carrito. Total: {euros(total)}. "
+            "¿Algo más o tramito el pedido?",
+            f"Añadido {p['name']} (×{quantity}). Tu carrito suma {euros(total)}. ¿Tramito el pedido o sigues mirando?",
         ],
         seed,
     )
@@ -245,6 +247,8 @@ def added_several(added: Sequence[dict[str, Any]], problems: Sequence[str], tota
     out = ["Añadido al carrito:", *lines, f"Total del carrito: {euros(total)}."]
     if problems:
         out.append("No he podido añadir: " + " ".join(problems))
+    elif added:
+        out.append("¿Algo más o tramito el pedido?")
     return "\n".join(out)
 
 
@@ -263,3 +267,27 @@ def not_sold(missing: Sequence[str], *, seed: str, alternatives: bool = False) -
         ],
         seed,
     )
+
+
+def _contact_lines(contact: tuple[str, tuple[str, ...]] | None) -> list[str]:
+    if contact is None:
+        return []
+    return [f"- {p}" for p in contact[1] if ":" in p] or [f"- {p}" for p in contact[1]]
+
+
+def policy(found: PolicyAnswer | None, contact: tuple[str, tuple[str, ...]] | None) -> str:
+    """A question about the shop answered from its policies document, quoting the section it comes from."""
+    if found is None:
+        return ("No tengo a mano las condiciones de la tienda. Para envíos, devoluciones o pagos, consulta con la "
+                "tienda directamente.")  # fmt: skip
+    passages = [f"- {p}" for p in found.passages]
+    if found.covered:
+        return "\n".join([f"Según nuestras condiciones («{found.section}»):", *passages])
+    reach = _contact_lines(contact)
+    ask = ["Para consultarlo, contacta con la tienda:", *reach] if reach else []
+    if found.related:
+        return "\n".join(
+            ["Eso en concreto no lo recogen nuestras condiciones. Lo más relacionado, de «" + found.section + "»:",
+             *passages, *ask]
+        )  # fmt: skip
+    return "\n".join(["No tengo información sobre eso en las condiciones de la tienda.", *ask]).strip()

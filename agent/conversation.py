@@ -13,13 +13,17 @@ from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.language import pick
+from agent.language import amounts_in, pick
+from agent.lexicon import asks_policy
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
 from vectorstore.text import fold
 
-Kind = Literal["greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "no_context", "out_of_scope"]
+Kind = Literal[
+    "policy", "greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "no_context", "out_of_scope"
+]
 
 PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     ("history", re.compile(r"\bque te (?:habia |he )?(?:preguntado|dicho|pedido|pregunte)\b|\bde que (?:hablabamos|estabamos)"
@@ -46,6 +50,8 @@ class ConversationState(TurnState, TurnOutput, total=False):
 
 def classify(text: str) -> Kind:
     folded = " ".join(re.sub(r"[¿?¡!.,]", " ", fold(text)).split())
+    if asks_policy(folded):  # "hola, ¿hacéis envíos a Canarias?" is a question, not a greeting
+        return "policy"
     for kind, pattern in PATTERNS:
         if pattern.search(folded):
             return kind
@@ -79,6 +85,12 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
     seed = turn_seed(config, text)
     kind = state.get("kind", "out_of_scope")
     match kind:
+        case "policy":
+            found = context.shop.policy(text)
+            draft = composer.policy(found, context.shop.policies.contact())
+            amounts = [{"total": str(a)} for a in amounts_in(draft)]  # the document's figures, quoted as written
+            out = await respond(context, config, state.get("messages", []), draft=draft, facts=amounts)
+            return answer(out, shown=[], facts=[], query="")
         case "greeting":
             draft = pick(
                 [f"¡Hola! Soy el asistente de la tienda. Puedo {CAPABILITIES}. ¿Qué estás buscando?",

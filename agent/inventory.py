@@ -68,7 +68,7 @@ async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -
         if not hits:
             return {"mode": "list", "found": []}
         top = hits[0]
-        versions, fitting = versions_of_top(hits, p.query)
+        versions, fitting = versions_of_top(hits, p.query, context.shop.namesakes(hits[0].item))
         if len(versions) > 1 and "sku" not in top.matched_by and len(fitting) > 1:
             fitting.sort(key=lambda i: (i.price, i.name))
             missing = unmatched_model_numbers(p.query, fitting)

@@ -89,3 +89,7 @@ def number_from_words(text: str) -> int | None:
     if folded.isdigit():
         return int(folded)
     return NUMBER_WORDS.get(folded)
+
+
+COLOURS = ("negro", "negra", "blanco", "blanca", "azul", "rojo", "roja", "verde", "gris", "plata", "rosa", "amarillo",
+           "morado", "beige", "marron", "dorado", "medianoche")  # fmt: skip

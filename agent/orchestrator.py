@@ -16,7 +16,7 @@ from langgraph.types import Send
 from typing_extensions import TypedDict
 
 from agent.context import AgentContext
-from agent.router import clause_intents
+from agent.router import INTENT_ROUTE, clause_intents
 from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
 from state import ProductFact
 from vectorstore.text import fold
@@ -60,7 +60,7 @@ async def worker(state: WorkerInput, runtime: Runtime[AgentContext]) -> dict[str
     from agent.subgraphs import SUBGRAPHS  # the registry imports this module too
 
     intent = state["intent"]
-    subgraph = SUBGRAPHS[intent]
+    subgraph = SUBGRAPHS[INTENT_ROUTE.get(intent, intent)]
     result = await subgraph.ainvoke(dict(state), config, context=context_of(runtime))
     part: Part = {
         "index": state["index"],

@@ -7,7 +7,6 @@ transaction (data.orders.place_order), at the total the customer saw.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from decimal import Decimal
 from typing import Any, Literal
@@ -17,17 +16,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent import composer
+from agent import buying, composer
 from agent.context import AgentContext, turn_seed
 from agent.language import number_from_words
-from agent.planner import Plan, clean_query, named_in_play
+from agent.planner import Plan, clean_query, named_in_play, ordinal_refs
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn, search_query, turn_text
+from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
+from data.orders import OutOfStockError
 from state import CartFact, ProductFact
 from tools.shop import ToolError, cart_facts, fact, thread_id_of
 from vectorstore.text import fold
 
-Action = Literal["add", "remove", "show", "checkout", "clear"]
+Action = Literal["add", "accept", "remove", "show", "checkout", "clear"]
 
 CHECKOUT = re.compile(
     r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar) (?:el |mi |la )?(?:pedido|compra)\b|"
@@ -38,6 +38,7 @@ REMOVE_COUNT = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w* (\d{1,2}|un|una|
 ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
 SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |mi )?(?:carrito|cesta)\b|"
+                  r"\bcuanto (?:es|seria|sale|me sale|queda|me queda|va|llevo|debo)(?: en| el| ahora)? (?:todo|total)\b|"
                   r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|"
                   r"\bcuanto (?:es|seria|sale|me sale|suma|sumaria)(?: en| el)? total\b|\b(?:el|en) total$")  # fmt: skip
 YES = re.compile(r"^(?:si|sip|vale|ok|okay|okey|confirmo|confirmado|de acuerdo|adelante|claro|venga|dale|perfecto|"
@@ -67,18 +68,51 @@ class OrdersState(TurnState, TurnOutput, total=False):
     cancelled: bool
     added: list[dict[str, Any]]  # several products added in one turn: {"item": ProductFact, "quantity": int}
     problems: list[str]  # why some of them could not be added
+    checkout_after: bool  # "añade eso y tramita el pedido"
+    new_offer: dict[str, Any] | None  # made this turn: "¿te pongo las 3 que quedan?" {"id", "quantity"}
+
+
+def open_offer(state: Any) -> dict[str, Any] | None:
+    """The units offered in the assistant's last message ("¿te pongo las 3 que quedan?"), if that is where we are."""
+    offer = state.get("offer")
+    if offer and len(state.get("messages") or []) == int(offer.get("at", -9)) + 1:
+        return dict(offer)
+    return None
+
+
+_ACCEPT = re.compile(
+    r"(?:(?:si|sip|vale|ok|okay|okey|dale|venga|bueno|pues|claro|perfecto|genial|listo|de acuerdo|por supuesto|"
+    r"adelante|porfa|por favor|hazlo|tramitalo|confirmo|confirmado|eso|esas|esos|todas|todos|"
+    r"(?:ponme|dame|pon|pasame|mandame|anade|agrega)(?:las|los)?(?: esas| esos| las| los| todas| todos)?"
+    r"(?: que quedan| que haya| que hay)?)\s*)+"
+)
+
+
+def accepts(text: str) -> bool:
+    """The whole message says yes to the last reply's offer: "sí", "vale, adelante", "ponme esas", "dale"."""
+    folded = " ".join(re.sub(r"[¡!.,]", " ", fold(text)).split())
+    return "?" not in folded and "no" not in folded.split() and bool(_ACCEPT.fullmatch(folded))
+
+
+def buys_something(p: Plan) -> bool:
+    """A purchase that names what it buys, beyond "el pedido" ("añade la funda y tramita el pedido", "añádelo")."""
+    folded = p.folded
+    bought = buying.HAS_BUY.search(folded) or buying.ENCLITIC.search(folded) or re.match(r"^(?:los|las) \w+$", folded)
+    return bool(bought) and any(w.words or w.count for w in buying.wanted(folded))
 
 
 def action_of(p: Plan) -> Action:
     if CLEAR.search(p.folded):
         return "clear"
-    if CHECKOUT.search(p.folded):
+    if buys_something(p) and not REMOVE.search(p.folded):
+        return "add"  # "me llevo la Switch y dos mandos, ¿cuánto sale todo?"
+    if (CHECKOUT.search(p.folded) or buying.then_checkout(p.folded)) and not buys_something(p):
         return "checkout"
     if REMOVE.search(p.folded):
         return "remove"
     if SHOW.search(p.folded) and not ADD.search(p.folded):
         return "show"  # "¿cuánto es en total?" (not a product called "total")
-    if (p.query or p.references) and ADD.search(p.folded):
+    if (p.query or p.references) and (ADD.search(p.folded) or buying.HAS_BUY.search(p.folded)):
         return "add"  # "méteme 5 ... en el carrito" adds, though it names the cart
     if SHOW.search(p.folded) or not (p.query or p.references):
         return "show"
@@ -87,7 +121,11 @@ def action_of(p: Plan) -> Action:
 
 async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     p = await read_turn(state, context_of(runtime))
-    return {"plan": p.dump(), "action": action_of(p)}
+    offer = open_offer(state)
+    if offer and accepts(p.text):
+        return {"plan": p.dump(), "action": "accept" if offer.get("kind") == "units" else "checkout", "offer": offer}
+    action = action_of(p)
+    return {"plan": p.dump(), "action": action, "checkout_after": action == "add" and buying.then_checkout(p.folded)}
 
 
 async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -97,24 +135,13 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
     p = Plan.load(state["plan"])
     thread_id = thread_id_of(config)
     action = state["action"]
-    ref: Any = None
     try:
+        if action == "accept":  # "sí" to "¿te pongo las 3 que quedan?"
+            offer = state.get("offer") or {}
+            return await _add_all(shop, thread_id, [(offer["id"], int(offer["quantity"]))], [])
         if action == "add":
-            many = await _several_to_add(state, context, p)
-            if many:
-                return await _add_several(shop, thread_id, many)
-            ref = p.references[0]["id"] if p.references else None
-            if ref is None:
-                match = await shop.best_match(search_query(context, turn_text(state), p.query)) if p.query else None
-                if match is None:
-                    raise ToolError(
-                        f"No encuentro «{p.query}» en el catálogo. Dime el nombre del producto o elige uno de la lista."
-                        if p.query
-                        else "¿Qué producto quieres añadir? Dime su nombre o elige uno de la lista."
-                    )
-                ref = match.id
-            item, cart = await shop.add_to_cart(thread_id, ref, p.quantity)
-            return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total)}
+            found, problems = await _to_add(state, context, p)
+            return await _add_all(shop, thread_id, found, problems)
         if action == "remove":
             target: Any = p.references[0]["id"] if p.references else (p.query or "")
             # "quita una bolsa de briquetas" takes one off; "quita las briquetas" takes the line away
@@ -131,87 +158,115 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
         cart = await shop.cart(thread_id)
         return {"lines": cart_facts(cart), "total": str(cart.total)}
     except ToolError as exc:
-        out: dict[str, Any] = {"error": str(exc)}
-        if action == "add" and ref is not None:
-            # "solo quedan 2 y has pedido 5": the product stays in focus, so "pon los 2 que quedan" finds it
-            with contextlib.suppress(ToolError):
-                out["focus"] = fact(await shop.resolve(ref))
-        return out
+        return {"error": str(exc)}
 
 
-_CONTAINER_FIRST = re.compile(r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?) de\s+")
-_COUNT_AT_START = re.compile(r"^(\d{1,2}|un|una|uno|unos|unas|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)\b")
+_PRONOUN_ONLY = re.compile(
+    r"^(?:(?:el|la|los|las|lo|le|les|eso|esa|ese|este|esta|esto|estos|estas|esos|esas|mismo|misma)\s*)*$"
+)
+_ALL_OF = re.compile(
+    r"^(?:los|las|ambos|ambas)(?: (dos|tres|cuatro|cinco|\d))?(?: cosas| productos| articulos)?$|"
+    r"^(?:de )?cada(?: uno| una)?$|^todos$|^todas$"
+)
 
 
-def cart_parts(folded: str) -> list[tuple[str, int]]:
-    """The products of "añade la barbacoa y 2 bolsas de briquetas": [("barbacoa", 1), ("bolsas briquetas", 2)]."""
-    body = ADD.split(folded, maxsplit=1)[-1] if ADD.search(folded) else folded
-    body = re.sub(r"\b(?:al|a mi|en el|en mi) (?:carrito|cesta|carro)\b", " ", body)
-    parts = [part.strip() for part in re.split(r",|\by\b|\btambien\b|\bjunto con\b|\bmas\b", body) if part.strip()]
-    out: list[tuple[str, int]] = []
-    for part in parts:
-        part = re.sub(r"^(?:el|la|los|las)\s+", "", part)
-        count = 1
-        match = _COUNT_AT_START.match(part)
-        if match:
-            count = number_from_words(match.group(1)) or 1
-            part = re.sub(_CONTAINER_FIRST, "", part[match.end() :].strip())
-        words = clean_query(part)
-        if words:
-            out.append((words, max(1, min(count, 99))))
-    return out
+async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[list[tuple[int, int]], list[str]]:
+    """(product id, units) for each thing the message buys, and what could not be found.
 
-
-async def _several_to_add(state: OrdersState, context: AgentContext, p: Plan) -> list[tuple[Any, int]]:
-    """(product id, quantity) for a turn that adds two or more products; [] for the usual one-product turn."""
-    if len(p.references) >= 2:  # "añade los dos", "2 packs de cada"
-        each = p.quantity if p.quantity > 1 else _count_of_each(p.folded)
-        return [(r["id"], each) for r in p.references]
-    parts = cart_parts(p.folded)
-    if len(parts) < 2:
-        return []
+    Each thing is looked for among the products on the table first ("la negra", "el de medio litro", "los
+    dos"), then among those seen earlier ("la Spigen"), then in the catalogue ("un paquete de café molido").
+    """
     in_play = list(state.get("products") or [])
     seen = list(state.get("seen") or [])
-    found: list[tuple[Any, int]] = []
-    for words, count in parts:
-        named = named_in_play(words, in_play) or named_in_play(words, seen, latest=True)
-        if named:
-            found.append((named[0]["id"], count))
-            continue
-        match = await context.shop.best_match(search_query(context, words, words))
-        if match is None:
-            return []  # one part is not a product: read the turn as a single add (it says why it fails)
-        found.append((match.id, count))
-    return found
-
-
-def _count_of_each(folded: str) -> int:
-    match = re.search(r"\b(\d{1,2}|dos|tres|cuatro|cinco)\b(?: \w+)? de cada\b", folded)
-    if not match:
-        return 1
-    return number_from_words(match.group(1)) or 1
-
-
-async def _add_several(shop: Any, thread_id: str, items: list[tuple[Any, int]]) -> dict[str, Any]:
-    added: list[tuple[ProductFact, int]] = []
+    focus = state.get("focus")
+    asked = buying.wanted(p.folded) or [buying.Wanted("", None)]
+    found: list[tuple[int, int]] = []
     problems: list[str] = []
+    for thing in asked:
+        count = thing.count or (p.quantity if len(asked) == 1 else 1)
+        words = thing.words.strip()
+        every = _ALL_OF.match(words)
+        if every:
+            group = p.references if len(p.references) >= 2 else in_play
+            n = buying.count_of(every.group(1)) if every.group(1) else len(group)
+            if focus and n and (len(group) < n or int(focus.get("stock", 0)) == n or (len(asked) == 1 and n > 3)):
+                found.append((int(focus["id"]), n))  # "dame los 3" (that are left): units, not products
+            else:
+                found += [(int(f["id"]), thing.count or 1) for f in group[: n or len(group)]]
+            continue
+        refs = _refer(words, p, in_play, seen, focus, several=len(asked) > 1)
+        if refs:
+            found += [(int(f["id"]), count) for f in refs]
+            continue
+        plain = clean_query(words) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", words)
+        query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
+        match = await context.shop.best_match(search_query(context, query, query)) if query else None
+        if match is None:
+            problems.append(
+                f"No encuentro «{words}» en el catálogo." if words else "¿Qué producto quieres añadir? Dime cuál."
+            )
+        else:
+            found.append((match.id, count))
+    return found, problems
+
+
+def _refer(
+    words: str, p: Plan, in_play: list[ProductFact], seen: list[ProductFact], focus: ProductFact | None,
+    *, several: bool,
+) -> list[ProductFact]:  # fmt: skip
+    """The products on the table (or seen) the words describe; the one in focus for "lo", "esa", "me lo llevo"."""
+    if _PRONOUN_ONLY.match(words):
+        if p.references and not several:
+            return p.references[:1]
+        if focus:
+            return [focus]
+        return in_play[:1] if len(in_play) == 1 else []
+    ordinal = ordinal_refs(words, in_play)
+    if ordinal:
+        return ordinal
+    return named_in_play(words, in_play) or named_in_play(words, seen, latest=True)
+
+
+async def _add_all(shop: Any, thread_id: str, items: list[tuple[int, int]], problems: list[str]) -> dict[str, Any]:
+    """Add every (product, units); what cannot be added is said, and a shortage becomes an offer of what is left."""
+    added: list[tuple[ProductFact, int]] = []
+    offer: dict[str, Any] | None = None
+    focus: ProductFact | None = None
     cart = None
     for ref, count in items:
         try:
             item, cart = await shop.add_to_cart(thread_id, ref, count)
             added.append((fact(item), count))
         except ToolError as exc:
-            problems.append(str(exc))
+            item = await shop.resolve(ref)
+            focus = fact(item)  # "solo quedan 2": the product stays in focus for "pon los 2 que quedan"
+            cause = exc.__cause__
+            left = getattr(cause, "available", 0) - _in_cart(cart or await shop.cart(thread_id), item.id)
+            if isinstance(cause, OutOfStockError) and left > 0:
+                offer = {"kind": "units", "id": item.id, "quantity": left}
+                problems.append(f"{exc} ¿Te pongo {'la que queda' if left == 1 else f'las {left} que quedan'}?")
+            else:
+                problems.append(str(exc))
     if cart is None:
         cart = await shop.cart(thread_id)
-    return {
+    if added and offer is None:
+        offer = {"kind": "checkout"}  # the reply ends asking whether to place the order
+    out: dict[str, Any] = {
         "added": [{"item": item, "quantity": count} for item, count in added],
         "item": added[-1][0] if added else None,
         "problems": problems,
         "lines": cart_facts(cart),
         "total": str(cart.total),
-        **({"error": " ".join(problems)} if problems and not added else {}),
+        "new_offer": offer,
+        **({"focus": focus} if focus and not added else {}),
     }
+    if problems and not added:
+        out["error"] = " ".join(problems)
+    return out
+
+
+def _in_cart(cart: Any, product_id: int) -> int:
+    return next((i.quantity for i in cart.items if i.product_id == product_id), 0) if cart is not None else 0
 
 
 async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -232,7 +287,8 @@ async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[st
 
 
 def after_act(state: OrdersState) -> Literal["confirm", "reply"]:
-    if state.get("action") == "checkout" and not state.get("error") and not state.get("clause"):
+    checkout = state.get("action") == "checkout" or (state.get("checkout_after") and state.get("added"))
+    if checkout and not state.get("error") and not state.get("clause"):
         return "confirm"
     return "reply"
 
@@ -249,23 +305,24 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = state["error"]
     elif action == "checkout" and state.get("clause"):
         draft = composer.cart(lines, total) + "\nPara confirmar el pedido, escríbeme «confirmar pedido»."
-    elif action == "checkout" and state.get("cancelled"):
+    elif state.get("cancelled"):
         draft = "De acuerdo, no hago el pedido. Tu carrito sigue guardado por si cambias de idea."
-    elif action == "checkout":
+    elif state.get("order_id"):
         draft = composer.order_placed(state.get("order_id", 0), total, state.get("placed_units", 0))
-    elif action == "add" and state.get("added"):
+    elif action in ("add", "accept") and len(state.get("added") or []) == 1 and not state.get("problems"):
+        draft = composer.added(item or {}, state["added"][0]["quantity"], total, seed=turn_seed(config, p.text))
+    elif action in ("add", "accept") and state.get("added"):
         draft = composer.added_several(state["added"], state.get("problems", []), total)
-    elif action == "add" and item:
-        draft = composer.added(item, p.quantity, total, seed=turn_seed(config, p.text))
     elif action == "remove" and item:
         draft = composer.removed(item, total)
     else:
         draft = composer.cart(lines, total)
     text = (
         draft
-        if action == "checkout"
+        if action == "checkout" or state.get("order_id")
         else await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     )
+    offer = state.get("new_offer")
     return answer(
         text,
         shown=[a["item"] for a in state.get("added") or []] or ([item] if item else []),
@@ -273,6 +330,7 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         facts=facts,
         focus=item or state.get("focus"),
         query="",
+        offer={**offer, "at": len(state.get("messages") or []) + 1} if offer else None,
     )
 
 

@@ -15,9 +15,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from agent.language import NUMBER_WORDS, ORDINALS
+from agent import references
+from agent.features import feature_of, leftover_words
+from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
+from agent.lexicon import kind_words, respell
 from state import ProductFact
-from vectorstore.text import fold, stem
+from vectorstore.text import fold, stem, words
 
 # Phrases that say what the customer wants done, not what product: removed before searching.
 FILLER = [
@@ -87,8 +90,6 @@ DETAILS = (
     r"\b(?:caracteristicas|detalles|ficha|especificaciones|informacion|como es|que tal es|describe|"
     r"cuant[oa]s? (?:megapixeles|gb|pulgadas|vatios|horas|mah)|cuanto (?:dura|pesa|mide))\b"
 )
-COLOURS = ("negro", "negra", "blanco", "blanca", "azul", "rojo", "roja", "verde", "gris", "plata", "rosa", "amarillo",
-           "morado", "beige", "marron", "dorado", "medianoche")  # fmt: skip
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Plan:
     include_sold_out: bool = False  # "el más caro, aunque esté agotado"
     category: str | None = None  # a category named exactly: a search filter
     kind: str | None = None  # the kind of product meant, also by everyday word or plural ("la tele", "portátil")
+    feature: dict[str, Any] | None = None  # a question about features (features.Feature as a dict)
 
     def names_only_a_version(self) -> bool:
         """Whether the product words only say which version ("en blanco", "de 256 GB"), not which product."""
@@ -219,10 +221,11 @@ def plan_text(text: str) -> Plan:
 
 
 def plan(text: str, *, products: list[ProductFact] | None = None, focus: ProductFact | None = None,
-         categories: dict[str, str] | None = None, seen: list[ProductFact] | None = None) -> Plan:  # fmt: skip
+         categories: dict[str, str] | None = None, seen: list[ProductFact] | None = None,
+         attribute_keys: frozenset[str] = frozenset()) -> Plan:  # fmt: skip
     """Read one message against the conversation so far."""
     products = products or []
-    folded = " ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", fold(text)).split())
+    folded = respell(" ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", fold(text)).split()))
     low, high, rest = budget(folded)
     result = Plan(text=text, folded=folded, query="", min_price=low, max_price=high)
     result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
@@ -259,7 +262,14 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
         result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
     query = clean_query(rest)
-    result.is_reference = bool(result.references) or bool(_REFERENCE_WORDS.search(folded))
+    feature = feature_of(folded, attribute_keys)
+    if feature is not None:
+        # "¿de cuántas pulgadas es?": the words asked about the product in focus, not for a search
+        result.feature = asdict(feature)
+        query = leftover_words(query, feature)
+        if not query:
+            result.is_reference = True
+    result.is_reference = result.is_reference or bool(result.references) or bool(_REFERENCE_WORDS.search(folded))
     if (result.cheapest or result.dearest) and not query and products:
         ranked = sorted(products, key=lambda p: Decimal(p.get("price", "0")))
         result.references = [ranked[0] if result.cheapest else ranked[-1]]
@@ -287,28 +297,22 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.references = [focus]
         result.is_reference = True
     if categories:
-        result.category = find_category(folded, categories, loose=False)
-        result.kind = result.category or find_category(folded, categories, loose=True)
+        # in a question about features, the words that asked ("¿cuál tiene más almacenamiento?") name no kind
+        source = query if result.feature else folded
+        result.category = find_category(source, categories, loose=False)
+        if result.category and len(set(query.split()) - set(words(result.category))) > 1:
+            # "bebida de soja con chocolate Hacendado" names a product, not the category "Chocolate"
+            result.category = None
+        result.kind = result.category or find_category(source, categories, loose=True)
         if result.kind and not result.category and only_kind_words(query):
             result.category = result.kind  # the words name a kind of product and nothing else
     result.query = query
     return result
 
 
-# Everyday words for kinds of product -> the subcategory a shop files them under (folded). Used only when the
-# catalogue has that subcategory.
-CATEGORY_WORDS = {
-    "tele": "televisores", "teles": "televisores", "televisor": "televisores", "tv": "televisores",
-    "movil": "smartphones", "moviles": "smartphones", "celular": "smartphones", "celulares": "smartphones",
-    "telefono": "smartphones", "telefonos": "smartphones", "smartphone": "smartphones",
-    "portatil": "portatiles", "laptop": "portatiles", "notebook": "portatiles", "ordenador portatil": "portatiles",
-    "computadora portatil": "portatiles", "cascos": "auriculares", "audifonos": "auriculares",
-    "reloj inteligente": "smartwatches", "smartwatch": "smartwatches", "sarten": "sartenes",
-    "cafetera": "cafeteras", "aspiradora": "aspiradoras", "robot aspirador": "robots aspiradores",
-    "consola": "consolas", "tablet": "tablets", "monitor": "monitores", "impresora": "impresoras",
-    "raqueta": "raquetas de tenis", "pala de padel": "palas de padel", "pienso": "pienso para perros",
-    "barbacoa": "barbacoas", "cortacesped": "cortacespedes", "taladro": "taladros y atornilladores",
-}  # fmt: skip
+# Everyday words for kinds of product -> the subcategory a shop files them under (folded), from
+# data/lexicon/kinds.json. Used only when the catalogue has that subcategory.
+CATEGORY_WORDS = kind_words()
 
 
 _KIND_STEMS = {stem(w) for w in CATEGORY_WORDS if " " not in w}
@@ -334,6 +338,9 @@ def find_category(folded: str, categories: dict[str, str], *, loose: bool) -> st
     for name_folded, name in categories.items():
         if " " not in name_folded and stem(name_folded) in stems_in:
             return name
+    for word, sub in CATEGORY_WORDS.items():  # "los taladros" -> Taladros y atornilladores
+        if " " not in word and sub in categories and stem(word) in stems_in:
+            return categories[sub]
     return None
 
 
@@ -379,18 +386,18 @@ _PICK = re.compile(r"\b(?:me quedo con|me llevo|quiero|prefiero|elijo|anad\w*|ag
 
 
 def named_in_play(query: str, products: list[ProductFact], *, latest: bool = False) -> list[ProductFact]:
-    """The product on the table whose name has every word of the query ("me quedo con la Spigen").
+    """The products on the table the query's words describe ("me quedo con la Spigen", "la negra", "el barato").
 
-    Among the products in play the match must be unique; among those seen earlier (`latest`, newest first),
-    the most recent match wins.
+    Among the products in play a singular description must fit one of them; among those seen earlier
+    (`latest`, newest first), the most recent fit wins.
     """
-    wanted = {stem(w) for w in query.split()}
-    if not wanted or len(wanted) > 3:
+    phrase = references.read(query)
+    if len(phrase.words) > 4:
         return []
-    fits = [p for p in products if wanted <= {stem(w) for w in fold(p.get("name", "")).split()}]
     if latest:
-        return fits[:1]
-    return fits if len(fits) == 1 else []
+        fitting = [p for p in products if references.fits(phrase, p)] if not phrase.empty() else []
+        return fitting[:1]
+    return references.pick(phrase, products)
 
 
 def names_new_product(query: str) -> bool:

@@ -93,7 +93,7 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     # A model with several versions ("iphone 15": 128/256 GB, colours) lists the versions; a model named
     # precisely is one product; a kind of product ("sartenes") is a list.
     top = hits[0]
-    versions, fitting = versions_of_top(hits, p.query)
+    versions, fitting = versions_of_top(hits, p.query, context.shop.namesakes(hits[0].item))
     if len(versions) > 1 and "sku" not in top.matched_by:
         missing = unmatched_model_numbers(p.query, fitting)
         if len(fitting) == 1:  # "el iPhone 15 de 128 GB en negro": that version, not all four

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langgraph.config import get_config
@@ -9,8 +10,9 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
+from agent.features import Feature, about_one, about_several
 from agent.language import euros
-from agent.planner import Plan, kind_word
+from agent.planner import Plan, kind_word, only_kind_words
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
@@ -24,6 +26,8 @@ class ProductsState(TurnState, TurnOutput, total=False):
     draft: str
     missing: list[str]  # what was asked for and is not sold ("xbox"), said before any alternatives
     lead: ProductFact  # the product a list question named in full (becomes the focus)
+    feature_draft: str  # the answer to a question about features
+    feature_focus: ProductFact | None
     alternatives: bool
 
 
@@ -42,8 +46,50 @@ def describe_filters(p: Plan, category: str | None = None) -> str:
     return (" " + " ".join(parts)) if parts else ""
 
 
+async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -> dict[str, Any]:
+    """A question about features: of the product named, referred to or in focus, or across the list in play."""
+    feature = Feature(**(p.feature or {}))
+    items = context.shop.catalog.index.items
+    targets = [items[int(r["id"])] for r in p.references if int(r.get("id", 0)) in items]
+    comparing = feature.direction is not None or bool(re.search(r"\bcual(?:es)?\b", p.folded))
+    if not targets and p.kind and comparing and (not p.query or only_kind_words(p.query) or p.category):
+        # "¿cuál es la tele más grande que tenéis?": across the whole kind
+        hits = await context.shop.search(p.kind, category=p.kind, limit=50)
+        targets = [h.item for h in hits]
+    elif not targets and p.query:
+        match = await context.shop.best_match(search_query(context, turn_text(state), p.query))
+        targets = [match] if match is not None else []
+    in_play = [items[int(f["id"])] for f in state.get("products") or [] if int(f.get("id", 0)) in items]
+    focus = state.get("focus")
+    plural = bool(
+        re.search(
+            r"\b(?:tienen|traen|vienen|llevan|son|pesan|miden|duran|gastan|consumen|cada uno|cada una)\b", p.folded
+        )
+    )
+    if not targets and (comparing or plural) and len(in_play) >= 2:
+        targets = in_play
+    if not targets and focus and int(focus.get("id", 0)) in items:
+        targets = [items[int(focus["id"])]]
+    if not targets and in_play:
+        targets = in_play
+    if not targets:
+        return {"feature_draft": "¿De qué producto me preguntas? Dime cuál y te lo miro.", "found": []}
+    if len(targets) == 1:
+        return {"feature_draft": about_one(targets[0], feature), "found": [], "detail": None,
+                "feature_focus": fact(targets[0])}  # fmt: skip
+    text, best = about_several(targets, feature)
+    # the products compared are now the ones in play ("pues el más barato de esos")
+    return {
+        "feature_draft": text,
+        "found": [fact(t) for t in targets[:10]],
+        "feature_focus": fact(best) if best else None,
+    }
+
+
 async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
+    if p.feature:
+        return await feature_answer(state, context, p)
     if len(p.references) == 1 and (not p.query or p.names_only_a_version()):
         try:
             item = await context.shop.details(p.references[0]["id"])
@@ -79,7 +125,7 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         return {"detail": fact(hits[0].item, description=True), "found": [fact(h.item) for h in hits[:1]]}
     if len(hits) > 1 and not p.category:
         # "¿tenéis el iPhone 15 de 128 GB negro?": one version of a model named in full is that product
-        versions, fitting = versions_of_top(hits, p.query)
+        versions, fitting = versions_of_top(hits, p.query, context.shop.namesakes(hits[0].item))
         if len(versions) > 1 and len(fitting) == 1:
             return {"detail": fact(fitting[0], description=True), "found": [fact(fitting[0])]}
     # "¿Tenéis el Kindle Paperwhite?": the list leads with the product named in full, and the talk is about it
@@ -96,6 +142,18 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
     p = Plan.load(state["plan"])
     seed = turn_seed(config, p.text)
     detail = state.get("detail")
+    if state.get("feature_draft"):
+        target = state.get("feature_focus")
+        compared = state.get("found") or []
+        text = await respond(context, config, state.get("messages", []), draft=state["feature_draft"],
+                             facts=[target] if target else [])  # fmt: skip
+        return answer(
+            text,
+            shown=[target] if target else [],
+            focus=target or state.get("focus"),
+            query="",
+            **({"products": compared} if len(compared) > 1 else {}),
+        )
     if detail:
         draft = composer.details(detail, seed=seed)
         facts: list[Any] = [detail]
@@ -116,7 +174,8 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         text,
         shown=[detail] if detail else shown,
         products=shown,
-        focus=detail or (shown[0] if len(shown) == 1 else state.get("lead") or state.get("focus")),
+        # a new list takes the focus off the product talked about before (unless it leads with one named in full)
+        focus=detail or (shown[0] if len(shown) == 1 else state.get("lead") or (None if shown else state.get("focus"))),
         facts=facts,
         query=f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
     )

@@ -22,6 +22,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agent import buying
+from agent.features import feature_of
+from agent.lexicon import policy_cues, respell
 from state import ROUTES, Route
 from vectorstore.embeddings import Embedder
 from vectorstore.text import fold
@@ -30,28 +33,45 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_FILE = Path(__file__).with_name("route_examples.json")
 EMBEDDING_THRESHOLD = 0.55  # cosine to the nearest examples; below it the tier abstains
-Intent = Literal["products", "prices", "recommendations", "inventory", "orders"]
+Intent = Literal["products", "prices", "recommendations", "inventory", "orders", "policy"]
+#: The subgraph that answers each intent (a question about the shop's policies is part of the conversation).
+INTENT_ROUTE: dict[str, Route] = {"policy": "conversation"}
 
 # Imperative "put it in the cart" verbs, with or without enclitic pronouns (mete, métela, añádelo, apúntame...).
 _CART_VERBS = (
-    r"(?:anad|añad|agreg|met|pon|anot|apunt|reserv|apart|guard|ech)"
-    r"(?:e|a|ame|eme|alo|ala|elo|ela|alos|alas|elos|elas|amelo|amela|emelo|emela|me|lo|la|le|les)?"
+    r"(?:(?:anad|añad|agreg|met|pon|anot|apunt|ech)"
+    r"(?:e|a|ame|eme|alo|ala|elo|ela|alos|alas|elos|elas|amelo|amela|emelo|emela|me|lo|la|le|les)?|"
+    # "resérvame dos", "apártalo", not "Cerveza reserva especial"
+    r"(?:reserv|apart|guard)(?:ame|eme|alo|ala|alos|alas|amelo|amela|amelos|amelas))"
 )
 CUES: dict[str, re.Pattern[str]] = {
     "orders": re.compile(
         r"\bcarrit|\bcarro\b|\bcesta\b|\bir a caja\b|\b"
         + _CART_VERBS
-        + r"\b(?! (?:en|la|el) (?:cine|tele|television)\b)|"
+        + r"\b(?:(?<!\bpon)(?<!\bponme)|(?! (?:en|la|el) (?:cine|tele|television)\b))|"
+        r"\bpon(?:me)? (?:la|el) (?:tele|television)\b(?= y | al carrito|,| que|$)|"
+        # "pues las 3", "los dos": how many of the product in focus, or which of the list
+        r"^(?:(?:pues|vale|entonces|ok|bueno|dale|andale|orale|listo|venga),? )*(?:las|los) (?:\d+|dos|tres|cuatro|cinco)$|"
         r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
         r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
-        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|\bcompr(?:o|e|a|á|alo|ala|amelo)\b(?! para)|"
+        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|e|a|á|alo|ala|amelo)\b(?! para)|"
         r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
         r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
         r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)|"
         # the cart's total, and "pues quiero 2" (a count, no product)
         r"\bcuanto (?:es|seria|sale|me sale|suma|sumaria)(?: en| el)? total\b|\b(?:el|en) total\b$|"
-        r"^(?:(?:pues|vale|entonces|ok|bueno),? )*(?:quiero|ponme|dame|quisiera) (?:\d+|dos|tres|cuatro|cinco)$"
+        r"^(?:(?:pues|vale|entonces|ok|bueno),? )*(?:quiero|ponme|dame|quisiera) (?:\d+|dos|tres|cuatro|cinco)$|"
+        # "dame dos", "pásame el barato", "regáleme 2 paquetes", "llevo 3 bandejas" (not "dame el precio de...")
+        r"\b(?:dame|damelo|damela|deme|demelo|dadme|denme|pasame|paseme|pasamelo|pasamela|mandame|mandeme|mandamelo|"
+        r"mandenme|regalame|regaleme|regalenme|sumale|sumame|traeme|traigame|vendeme|vendame|agregueme|agreguenme|"
+        r"pongame|ponganme)\b(?! (?:el |la |los |las |un |una |mas |algo de |tu )?(?:precio|precios|informacion|"
+        r"info|detalles?|opciones|ideas?|recomendaci\w+|lista|datos|ficha|caracteristicas|consejos?|link|enlace|"
+        r"tiempo|minuto|momento|opinion|numero de))|"
+        r"\bllevo (?:\d+|un|una|dos|tres|cuatro|cinco|seis|el|la|los|las)\b|"
+        r"\bquiero (?:\d+|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)\b(?! (?:euros?|€|pesos|gb|pulgadas))|\bme (?:lo|la|los|las) quedo\b|"
+        r"\bcuanto (?:es|seria|sale|salen|me sale|queda|me queda|quedaria|suma|sumaria|va|llevo|debo|pago)"
+        r"(?: en| el| ahora)? (?:todo|total|en total)\b|" + buying.CHECKOUT.pattern
     ),
     "prices": re.compile(
         r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
@@ -72,7 +92,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bvale la pena\b|\bopinas?\b|\bideal para\b|\bpor donde empiezo\b|\bque necesito\b"
     ),
     "products": re.compile(
-        r"\bbusc|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
+        r"\bbusc|\bnecesit\w* (?:un|una|unos|unas|\d+|algo|comprar)\b|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
         r"\bmuestr|\bmostr|\bensen|\benseñ|\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|"
         r"\binformacion (?:de|sobre)\b|\bcomo es\b|\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|"
         r"\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|"
@@ -94,16 +114,23 @@ SMALL_TALK = re.compile(
 )
 OUT_OF_SCOPE = re.compile(
     r"\bque tiempo (?:hace|va a hacer)\b|\bel tiempo (?:en|de|para|manana|hoy)\b|\bclima\b|\bva a llover\b|\blluvia\b|"
-    r"\bfutbol\b|\bpartido\b|\bliga\b|\bmundial\b|\bmadrid (?:o|y) (?:el )?barca\b|\bpolitic|\belecciones\b|"
+    r"\bfutbol\b|\bpartido de\b|\bliga\b|\bmundial\b|\bmadrid (?:o|y) (?:el )?barca\b|\bpolitic|\belecciones\b|"
     r"\bpresidente\b|\bgobierno\b|\bchiste\b|\breceta de\b|\bcomo se (?:hace|cocina|prepara)\b|\bdeberes\b|"
     r"\btarea\b|\bmedico\b|\bdiagnostic|\bsintomas?\b|\bnoticias\b|\bcapital de\b|\bquien gano\b|"
     r"\bhoroscopo\b|\bloteria\b|\bbitcoin\b|\bcriptomoneda|\bnetflix\b|\bpelicula\b|\bserie de tv\b|"
     r"\bsentido de la vida\b|\bcuantos anos tienes\b|\btraduce\b|\bescribe (?:un|una) (?:poema|cancion|redaccion)\b|"
-    r"^por que\b|\brestaurante|\bhotel(?:es)?\b|\bvuelos?\b|\bjuega (?:el|la)\b|\bseleccion\b|\bcancion\b|"
+    r"^por que\b|\brestaurante|\bhotel(?:es)?\b|\bvuelos?\b|\bjuega (?:el|la)\b|\bseleccion (?:espanola|argentina|mexicana|nacional)\b|\bcancion\b|"
     r"\bhay alguien\b|\bdireccion de envio\b"
 )
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
+# "…, ¿qué hay?", "…, ¿qué tenéis?": the question of the clause before it, not another one
+OPEN_QUESTION = re.compile(
+    r"^(?:y )?(?:que|cuales?) (?:hay|teneis|tienen|tenes|tienes|me ofreces|ofreceis|opciones hay)$"
+)
+PAYING_WITH = re.compile(
+    r"(?:que )?(?:lo |la )?(?:pago|pagare|pagaria|voy a pagar|te pago|se lo pago) (?:con|por|en)\b"
+)
 CONCESSIVE = re.compile(r"(?:aunque|incluso|aun si|aunque sea|pero que)\b")
 CART_EDIT = re.compile(
     r"^(?:(?:mejor|pues|vale|y|ahora|oye|bueno|entonces),? )*(?:quit|sac|elimin|borr|retir|anad|agreg|met|pon|ech)\w*\b"
@@ -119,7 +146,7 @@ FOLLOW_UP = re.compile(
 )
 # Clauses: split at every "?", ";", ". ", "," and " y "; clauses with no cue of their own are merged back into the
 # previous one ("precio del iphone y del galaxy" stays one price question).
-CLAUSE_SPLIT = re.compile(r"\s*(?:\?|;|\. |,|\by\b|\be\b(?= \w)|\bademas\b|\btambien\b)\s*")
+CLAUSE_SPLIT = re.compile(r"(\s*(?:\?|;|\. |(?<!\d),|,(?!\d)|\by\b|\be\b(?= \w)|\bademas\b|\btambien\b)\s*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,31 +176,53 @@ def intents_in(folded: str) -> list[Intent]:
         match = pattern.search(folded)
         if match:
             found.append((match.start(), name))  # type: ignore[arg-type]
+    policy = policy_cues().search(folded)
+    if policy:
+        found.append((policy.start(), "policy"))
+    if feature_of(folded) is not None and not any(name == "products" for _, name in found):
+        found.append((0, "products"))  # "¿cuál pesa menos?", "¿viene con cargador?": about the products shown
     return [name for _, name in sorted(found)]
 
 
 def clause_intents(folded: str) -> list[tuple[str, Intent]]:
     """Split a message into clauses and give each its main intent (the ones with a cue)."""
     out: list[tuple[str, Intent]] = []
-    for clause in CLAUSE_SPLIT.split(folded):
-        clause = clause.strip(" ,.")
+    pieces = CLAUSE_SPLIT.split(folded)
+    glue = " "
+    for i, piece in enumerate(pieces):
+        if i % 2:  # a delimiter: kept, so a clause merged back reads as written ("los blancos y unas medias")
+            glue = " y " if piece.strip() in ("y", "e") else (", " if piece.strip() == "," else " ")
+            continue
+        clause = piece.strip(" ,.")
         if not clause:
             continue
-        # "…, aunque esté agotado" qualifies the question before it; it is not a question of its own
-        found = None if out and CONCESSIVE.match(clause) else main_intent(intents_in(clause))
+        # "…, aunque esté agotado" qualifies the question before it; "…, que pago con PayPal" the order before it;
+        # "…, ¿cuánto es todo?" asks the total of the purchase before it
+        aside = out and (
+            CONCESSIVE.match(clause)
+            or PAYING_WITH.match(clause)
+            or (out[-1][1] == "orders" and buying.total_only(clause))
+            or OPEN_QUESTION.match(clause)
+        )
+        found = None if aside else main_intent(intents_in(clause), clause)
+        if found == "prices" and out and out[-1][1] == "orders" and buying.asks_total(clause):
+            found = "orders"  # "ponme 2 botellas y 3 botes de pelotas cuánto es": one purchase and its total
         if found:
             if out and out[-1][1] == found:
-                out[-1] = (f"{out[-1][0]} y {clause}", found)
+                out[-1] = (f"{out[-1][0]}{glue}{clause}", found)
             else:
                 out.append((clause, found))
         elif out:
-            out[-1] = (f"{out[-1][0]} {clause}", out[-1][1])
+            out[-1] = (f"{out[-1][0]}{glue}{clause}", out[-1][1])
     return out
 
 
-def main_intent(found: list[Intent]) -> Intent | None:
+def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
     """One clause, several cues: the most specific wins (a price question that says "tenéis" is about price)."""
-    order: tuple[Intent, ...] = ("orders", "recommendations", "prices", "inventory", "products")
+    if "orders" in found and buying.then_checkout(folded):
+        return "orders"  # "tramita el pedido, que pago con PayPal": the order, not the payment methods
+    # "¿cuánto cuesta el envío?", "¿puedo pagar con Bizum?": about the shop, though they say "cuesta" or "pagar"
+    order: tuple[Intent, ...] = ("policy", "orders", "recommendations", "prices", "inventory", "products")
     for name in order:
         if name in found:
             return name
@@ -228,7 +277,7 @@ class Router:
     # ------------------------------------------------------------------ decision
 
     def rules(self, text: str, previous: list[Route] | None = None, sku_hit: bool = False) -> Decision | None:
-        folded = " ".join(re.sub(r"[¿?¡!]", " ", fold(text)).split())
+        folded = respell(" ".join(re.sub(r"[¿?¡!]", " ", fold(text)).split()))
         if not folded:
             return Decision("conversation", "rules", 1.0)
         first = folded.split()[0]
@@ -245,10 +294,12 @@ class Router:
                 "orchestrator", "rules", 0.9, intents=tuple(i for _, i in clauses), clauses=tuple(c for c, _ in clauses)
             )
         if distinct:
-            return Decision(distinct[0], "rules", 0.9)
+            return Decision(INTENT_ROUTE.get(distinct[0], distinct[0]), "rules", 0.9)  # type: ignore[arg-type]
         if sku_hit:
             return Decision("products", "rules", 0.95)
-        if GREETING.search(folded) or SMALL_TALK.search(folded):
+        rest = GREETING.sub(" ", folded).strip(" ,.")
+        # "hola" is small talk; "buenas, necesito unos tenis para trotar" is a request that starts politely
+        if (GREETING.search(folded) and len(rest.split()) < 3) or SMALL_TALK.search(folded):
             return Decision("conversation", "rules", 0.9)
         if FOLLOW_UP.search(INTERJECTION.sub("", folded)):  # "vaya, ¿y en blanco?" is "¿y en blanco?"
             if not previous:  # "el segundo" with nothing shown yet: the conversation explains

@@ -12,10 +12,12 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
+from agent.lexicon import catalogue_words
 from agent.planner import Plan, plan, plan_text
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
 from vectorstore.query import Query
+from vectorstore.text import stem
 
 
 class TurnState(TypedDict, total=False):
@@ -27,6 +29,7 @@ class TurnState(TypedDict, total=False):
     seen: Annotated[list[ProductFact], remember_seen]
     routes: list[Route]
     cart: list[CartFact]
+    offer: dict[str, Any] | None  # units offered by the last reply ("¿te pongo las 3 que quedan?")
     clause: str  # set by the orchestrator: the part of the message this subgraph answers
 
 
@@ -42,6 +45,7 @@ class TurnOutput(TypedDict, total=False):
     facts: list[Any]
     query: str
     cart: list[CartFact]
+    offer: dict[str, Any] | None
 
 
 def answer(text: str, **updates: Any) -> dict[str, Any]:
@@ -95,13 +99,23 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         focus=state.get("focus"),
         seen=list(state.get("seen") or []),
         categories=snapshot.categories,
+        attribute_keys=snapshot.attribute_keys,
     )
+    result.query = in_catalogue_words(result.query, snapshot)
     if result.variant_words and len(result.references) == 1:
         anchor = context.shop.catalog.index.items.get(int(result.references[0].get("id", 0)))
         other = await context.shop.variant(anchor, result.variant_words) if anchor else None
         if other is not None:
             result.references = [fact(other)]
     return result
+
+
+def in_catalogue_words(query: str, snapshot: Any) -> str:
+    """The query with regional and everyday words swapped for the ones this catalogue uses ("palta" -> "aguacate")."""
+    if not query:
+        return query
+    stems = snapshot.vocabulary.stems
+    return catalogue_words(query, lambda word: stem(word) in stems)
 
 
 def turn_vector(context: AgentContext, text: str) -> Any:

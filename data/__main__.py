@@ -19,6 +19,9 @@ from data import crud
 from data.db import DatabaseURLError, write_session
 from data.importer import MAX_ERRORS_SHOWN, ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
+from data.policies import SAMPLE_POLICIES, PoliciesError
+from data.policies import install as install_policies
+from data.policies import read as read_policies
 from settings import ROOT, configure_logging, get_settings
 
 SAMPLE_CATALOGUE = ROOT / "data" / "catalogue" / "sample_products.json"
@@ -164,12 +167,28 @@ async def cmd_index() -> int:
     return EXIT_OK
 
 
+def cmd_policies(source: Path | None) -> int:
+    """Install a new policies document (checked first), or list the sections of the current one."""
+    target = get_settings().resolved_policies_file
+    if source is None:
+        sections = read_policies(target)
+        print(f"Políticas en {target} ({len(sections)} secciones):")
+    else:
+        sections = install_policies(source, target)
+        print(f"Políticas instaladas en {target} ({len(sections)} secciones); el asistente las usa ya.")
+    for section in sections:
+        print(f"  - {section.title} ({len(section.passages)} párrafos)")
+    return EXIT_OK
+
+
 async def cmd_setup() -> int:
-    """What `make run` needs before serving: schema, sample catalogue if empty, vector index."""
+    """What `make run` needs before serving: schema, sample catalogue if empty, vector index, policies."""
     await cmd_migrate()
     code = await cmd_seed()
     if code != EXIT_OK:
         return code
+    if not get_settings().resolved_policies_file.exists():
+        cmd_policies(SAMPLE_POLICIES)
     return await cmd_index()
 
 
@@ -196,7 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     imp.add_argument("--no-index", action="store_true", help="no actualiza el índice de búsqueda")
     imp.add_argument("--quiet", action="store_true", help="sin barra de progreso")
     sub.add_parser("index", help="sincroniza (o reconstruye) el índice vectorial con la base de datos")
-    sub.add_parser("setup", help="migra, carga el catálogo de ejemplo si está vacío e indexa")
+    sub.add_parser("setup", help="migra, carga el catálogo de ejemplo si está vacío, indexa e instala las políticas")
+    pol = sub.add_parser(
+        "policies", help="instala un documento de políticas (Markdown) o lista las secciones del actual"
+    )
+    pol.add_argument("file", type=Path, nargs="?", default=None)
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
     try:
@@ -220,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(cmd_index())
             case "setup":
                 return asyncio.run(cmd_setup())
+            case "policies":
+                return cmd_policies(args.file)
+    except PoliciesError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except (ImportFileError, DatabaseURLError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -145,6 +145,9 @@ class ProductPublic(ProductBase):
     id: int
     created_at: datetime
     updated_at: datetime
+    # What tells this product apart from others with the same name ("Garrafa, 5 L"); set by the search index,
+    # empty when the name is the catalogue's only one.
+    variant: str = ""
 
 
 class CatalogueMeta(SQLModel, table=True):

@@ -27,14 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_cmd.add_argument(
         "dataset",
         choices=[
-            "routing",
-            "routing_heldout",
-            "routing_dev",
-            "conversations",
-            "dialogues",
-            "dialogues_dev",
-            "retrieval",
-            "cache",
+            *("routing", "routing_heldout", "routing_dev", "conversations", "dialogues", "dialogues_dev", "names"),
+            *("retrieval", "cache"),
         ],
     )
     run_cmd.add_argument("--target", default="offline", help="offline, gemini, openai o http://HOST:PORT")
@@ -48,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare_cmd.add_argument("b", help="experimento nuevo (nombre o ruta al JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "run" and args.dataset == "names":
+        from evals import names
+
+        return names.run(args.target, args.experiment, args.limit, args.out)
     if args.command == "run" and args.dataset.startswith("dialogues"):
         from evals import dialogues
 

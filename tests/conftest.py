@@ -18,6 +18,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from data.policies import SAMPLE_POLICIES
+from data.policies import install as install_policies
 from settings import ROOT, Settings
 from tools.catalog import CatalogService
 from vectorstore.embeddings import Embedder, build_embedder
@@ -69,6 +71,7 @@ def sample_var(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
         await svc.close()
 
     asyncio.run(build())
+    install_policies(SAMPLE_POLICIES, tmp / "var" / "policies.md")  # what `python -m data setup` installs
     return tmp / "var"
 
 

@@ -26,8 +26,10 @@ from data.types import utcnow
 from state import CartFact, CatalogueItem, ProductFact, SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
 from tools.complements import COMPLEMENTS
+from tools.policies import PolicyAnswer, PolicyBook
+from vectorstore.hybrid import namesakes_of
 from vectorstore.query import Query
-from vectorstore.text import fold, stem, words
+from vectorstore.text import fold, normalise_units, stem, words
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,21 @@ class ToolError(ValueError):
     """A tool could not do what was asked; the message is for the customer (Spanish)."""
 
 
+def display_name(item: CatalogueItem) -> str:
+    """The name, followed by what tells it apart from its namesakes: "Aceite de oliva 0,4º Hacendado — Garrafa, 5 L".
+
+    The search index sets `variant` on products that share their name with others (see `label_namesakes`).
+    """
+    variant = str(getattr(item, "variant", "") or "")
+    return f"{item.name} — {variant}" if variant else item.name
+
+
 def fact(item: CatalogueItem, *, reason: str = "", description: bool = False) -> ProductFact:
     """The public facts of a product, with its price as an exact string."""
     out: ProductFact = {
         "id": item.id,
         "sku": item.sku,
-        "name": item.name,
+        "name": display_name(item),
         "brand": item.brand,
         "category": item.category,
         "subcategory": item.subcategory,
@@ -110,8 +121,18 @@ class RestockLine:
 class Shop:
     """The agent's hands: catalogue lookups, recommendations, stock, cart and checkout."""
 
-    def __init__(self, catalog: CatalogService) -> None:
+    def __init__(self, catalog: CatalogService, policies: PolicyBook | None = None) -> None:
         self.catalog = catalog
+        settings = catalog.settings
+        self.policies = policies or PolicyBook(
+            settings.resolved_policies_file, catalog.embedder, settings.resolved_lexicon_dir
+        )
+
+    # ------------------------------------------------------------------ the shop's policies
+
+    def policy(self, question: str) -> PolicyAnswer | None:
+        """What the shop's policies document says about a question (None: the shop has no document)."""
+        return self.policies.answer(question)
 
     # ------------------------------------------------------------------ catalogue
 
@@ -229,6 +250,10 @@ class Shop:
         if item.stock <= 0:
             report.alternatives = await self.alternatives(item)
         return report
+
+    def namesakes(self, item: CatalogueItem) -> list[CatalogueItem]:
+        """Every product sold under exactly this name (sizes, packages), itself included."""
+        return namesakes_of(self.catalog.index.snapshot(), item)
 
     async def alternatives(self, item: CatalogueItem, limit: int = 3) -> list[CatalogueItem]:
         """In-stock stand-ins for a sold-out product: other versions of it first, then the same kind of product."""
@@ -391,17 +416,20 @@ _TOKEN = re.compile(r"[a-z]+|[0-9]+")
 _UNITS = ("gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "w", "mah", "uds", "unidades")
 
 
-def versions_of_top(hits: Sequence[SearchHit], words: str) -> tuple[list[CatalogueItem], list[CatalogueItem]]:
-    """The versions of the top hit's model among the hits, and those of them that fit what the customer said."""
+def versions_of_top(
+    hits: Sequence[SearchHit], words: str, namesakes: Sequence[CatalogueItem] = ()
+) -> tuple[list[CatalogueItem], list[CatalogueItem]]:
+    """The versions of the top hit's model among the hits and its namesakes, and those that fit what was said."""
     if not hits:
         return [], []
     model = model_words(hits[0].item)
     versions = [h.item for h in hits if model_words(h.item) == model]
+    versions += [n for n in namesakes if all(n.id != v.id for v in versions)]
     return versions, matching_versions(versions, words)
 
 
 def _version_tokens(text: str) -> set[str]:
-    return {t if t.isdigit() else stem(t) for t in name_tokens(text)}
+    return {t if t.isdigit() else stem(t) for t in name_tokens(normalise_units(fold(text)))}
 
 
 def matching_versions(versions: Sequence[CatalogueItem], text: str) -> list[CatalogueItem]:
@@ -414,7 +442,7 @@ def matching_versions(versions: Sequence[CatalogueItem], text: str) -> list[Cata
     """
     if len(versions) < 2:
         return list(versions)
-    tokens = {v.id: _version_tokens(v.name) for v in versions}
+    tokens = {v.id: _version_tokens(display_name(v)) for v in versions}
     common = set.intersection(*tokens.values())
     distinguishing = {vid: t - common for vid, t in tokens.items()}
     asked = _version_tokens(text) & set().union(*distinguishing.values())
@@ -512,6 +540,12 @@ class CartRemoveArgs(BaseModel):
     quantity: int | None = Field(default=None, ge=1, le=orders.MAX_QUANTITY, description="Vacío: quitarlo entero")
 
 
+class PolicyArgs(BaseModel):
+    """Arguments the LLM sees for a tool (the thread id never is one)."""
+
+    question: str = Field(description="La pregunta del cliente sobre la tienda", min_length=1, max_length=300)
+
+
 class NoArgs(BaseModel):
     """Arguments the LLM sees for a tool (the thread id never is one)."""
 
@@ -597,6 +631,12 @@ def build_langchain_tools(shop: Shop) -> list[BaseTool]:
 
         return await guarded(run())
 
+    async def store_policies(question: str) -> str:
+        answer = shop.policy(question)
+        if answer is None:
+            return _json({"error": "La tienda no ha publicado sus condiciones."})
+        return _json({"section": answer.section, "passages": list(answer.passages), "covered": answer.covered})
+
     async def place_order(*, config: RunnableConfig) -> str:
         # The LLM never places an order by itself: the graph asks the customer to confirm first.
         async def run() -> dict[str, Any]:
@@ -620,6 +660,8 @@ def build_langchain_tools(shop: Shop) -> list[BaseTool]:
         (show_cart, "show_cart", NoArgs, "Muestra el carrito de esta conversación con su total."),
         (remove_from_cart, "remove_from_cart", CartRemoveArgs, "Quita un producto (o unidades) del carrito."),
         (place_order, "place_order", NoArgs, "Prepara el pedido del carrito; el cliente debe confirmarlo."),
+        (store_policies, "store_policies", PolicyArgs,
+         "Condiciones de la tienda: envíos, plazos, devoluciones, garantía, pagos, horario, contacto."),
     ]  # fmt: skip
     return [
         StructuredTool.from_function(coroutine=fn, name=name, args_schema=schema, description=doc)

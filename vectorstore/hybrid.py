@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 SKU_BONUS = 10.0
 BRAND_BONUS = 1.0
+NAME_BONUS = 2.0  # the query is a product's whole name ("Tomate frito Hacendado"), not just near it
+# Function words left out when comparing a query with a whole name (the planner drops them from queries too).
+_FUNCTION_STEMS = frozenset(stems("de del la el los las lo con y en a al para por un una"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,9 @@ class _Snapshot:
     head_index: BM25Index  # the name up to "para ..." (what the product is)
     dense: np.ndarray  # rows aligned with `items`
     sku_rows: dict[str, int]
+    name_keys: dict[frozenset[str], list[int]]  # a name's content stems -> rows with exactly that name
     categories: dict[str, str]  # folded category or subcategory -> name as written
+    attribute_keys: frozenset[str]  # folded attribute names of the catalogue ("drop", "potencia"), words spaced
     brands: dict[str, str]  # folded brand -> name as written
     brand_phrases: dict[str, list[tuple[tuple[str, ...], str]]]  # first word -> (words, folded brand)
     # Builds (or reuses, while no product's text changed: a sale must not rebuild it) the catalogue's vocabulary.
@@ -173,6 +178,55 @@ def _vocabulary(items: list[CatalogueItem]) -> _Vocabulary:
     return _Vocabulary(
         frozenset(ordered), frozenset(stems(" ".join(ordered))), BM25Index([char_ngrams(w) for w in ordered])
     )
+
+
+def name_key(terms: Iterable[str]) -> frozenset[str]:
+    """The content stems of a name or query, for "is this query a product's whole name"."""
+    return frozenset(t for t in terms if t not in _FUNCTION_STEMS)
+
+
+def _name_keys(items: list[CatalogueItem]) -> dict[frozenset[str], list[int]]:
+    keys: dict[frozenset[str], list[int]] = {}
+    for row, item in enumerate(items):
+        key = name_key(stems(item.name))
+        if key:
+            keys.setdefault(key, []).append(row)
+    return keys
+
+
+def namesakes_of(snapshot: _Snapshot, item: CatalogueItem) -> list[CatalogueItem]:
+    """Every product with exactly the same name (itself included), in catalogue order."""
+    return [snapshot.items[r] for r in snapshot.name_keys.get(name_key(stems(item.name)), ())
+            if fold(snapshot.items[r].name).split() == fold(item.name).split()]  # fmt: skip
+
+
+_NOT_A_VARIANT = re.compile(r"price|precio|date|fecha|categor|_l\d", re.IGNORECASE)
+
+
+def label_namesakes(items: Iterable[CatalogueItem]) -> None:
+    """Give products that share a name the attribute values that tell them apart ("Garrafa, 5 L" / "Botella, 1 L").
+
+    A real catalogue sells one name in several sizes and packages; every answer must say which is which. The
+    values are those of the attributes that differ within the group, in the catalogue's order.
+    """
+    groups: dict[str, list[CatalogueItem]] = {}
+    for item in items:
+        groups.setdefault(" ".join(fold(item.name).split()), []).append(item)
+    for group in groups.values():
+        if not hasattr(group[0], "variant"):
+            continue
+        if len(group) == 1:
+            group[0].variant = ""
+            continue
+        keys = [
+            k
+            for k in dict.fromkeys(k for item in group for k in (item.attributes or {}))
+            if not _NOT_A_VARIANT.search(k)
+        ]
+        differing = [k for k in keys if len({str((i.attributes or {}).get(k, "")) for i in group}) > 1] or keys[:2]
+        for item in group:
+            values = [str((item.attributes or {}).get(k, "")).strip() for k in differing]
+            item.variant = ", ".join(v for v in values if v)  # type: ignore[attr-defined]
 
 
 def product_version(item: CatalogueItem) -> str:
@@ -279,6 +333,7 @@ class CatalogueIndex:
 
     def _build(self, current: dict[int, CatalogueItem]) -> _Snapshot:
         items = sorted(current.values(), key=lambda i: i.id)
+        label_namesakes(items)
         ids = np.fromiter((i.id for i in items), dtype=np.int64, count=len(items))
         word_docs, tri_docs, name_docs, head_docs = [], [], [], []
         for item in items:
@@ -339,7 +394,9 @@ class CatalogueIndex:
             head_index=BM25Index(head_docs, k1=w.k1, b=w.b),
             dense=dense,
             sku_rows={i.sku.upper(): row for row, i in enumerate(items)},
+            name_keys=_name_keys(items),
             categories={fold(name): name for i in items for name in (i.category, i.subcategory) if name},
+            attribute_keys=frozenset(fold(str(k)).replace("_", " ") for i in items for k in (i.attributes or {})),
             brands={fold(i.brand): i.brand for i in items if i.brand},
             brand_phrases=brand_phrases,
             vocabulary_loader=lambda: self._vocabulary_for(text_key, items),
@@ -436,6 +493,11 @@ class CatalogueIndex:
         else:
             fused = semantic.copy()
 
+        if mode != "semantic":
+            for row in snap.name_keys.get(name_key(query.stems), ()):
+                k = int(np.searchsorted(rows, row))
+                if k < rows.size and rows[k] == row:
+                    fused[k] += NAME_BONUS
         sku_hits: set[int] = set()
         for row in self.sku_rows_in(query.text):
             k = int(np.searchsorted(rows, row))

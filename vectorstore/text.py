@@ -67,3 +67,24 @@ def char_ngrams(text: str, n: int = 3) -> list[str]:
 def normalise_query(text: str) -> str:
     """One spelling per question: folded, single-spaced; the key for caches of query work."""
     return " ".join(_ALNUM_RUNS.findall(fold(text)))
+
+
+_UNIT_PHRASES = [
+    (re.compile(r"\blitro y medio\b"), "1,5 l"), (re.compile(r"\bkilo y medio\b"), "1,5 kg"),
+    (re.compile(r"\bmedio litro\b"), "500 ml"), (re.compile(r"\bmedio kilo\b"), "500 g"),
+    (re.compile(r"\bcuarto de kilo\b"), "250 g"), (re.compile(r"\bcuarto de litro\b"), "250 ml"),
+    (re.compile(r"\b(?:de|un|el|la) (kilo|litro)\b"), r"1 \1"),
+    (re.compile(r"(\d)\s*(?:kilos|kilo|kilogramos|kilogramo|kgs)\b"), r"\1 kg"),
+    (re.compile(r"(\d)\s*(?:litros|litro|lts|lt)\b"), r"\1 l"),
+    (re.compile(r"(\d)\s*(?:gramos|gramo|grs|gr)\b"), r"\1 g"),
+    (re.compile(r"(\d)\s*(?:mililitros|mililitro)\b"), r"\1 ml"),
+    (re.compile(r"(\d)\s*(?:centilitros|centilitro)\b"), r"\1 cl"),
+    (re.compile(r"\b1 kilo\b"), "1 kg"), (re.compile(r"\b1 litro\b"), "1 l"),
+]  # fmt: skip
+
+
+def normalise_units(folded: str) -> str:
+    """Measures as catalogues write them: "medio litro" -> "500 ml", "2 kilos" -> "2 kg", "de litro" -> "1 l"."""
+    for pattern, replacement in _UNIT_PHRASES:
+        folded = pattern.sub(replacement, folded)
+    return folded

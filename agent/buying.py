@@ -1,0 +1,153 @@
+"""Reading a purchase said in natural words: "pues la negra, y dos paquetes de café molido. ¿Cuánto sale?".
+
+A buying message is split into the things wanted, each with its count ("dos mandos", "3 botes de pelotas", "el de
+medio litro, 2"), with the verbs, the cart words, the people it is for ("para mi hermano") and the side remarks
+(", que él sí tiene PS5") taken out. Whether it also asks for the total or to place the order is read apart.
+Which product each thing is, is decided by the orders subgraph (references first, then the catalogue).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.language import NUMBER_WORDS
+from agent.lexicon import lexicon
+
+#: Verbs (with their pronouns) that say "I buy it", as customers write them.
+BUY_VERBS = (  # noqa: SIM905 (a word list reads better as text)
+    "anade anademe anadelo anadela anadelos anadelas anademe anadir anadime anada anadan agrega agregame agregalo "
+    "agregala agregalos agregalas agregue agreguen agregueme agreguenme agregar mete meteme metelo metela metelos "
+    "metelas meter pon ponme ponlo ponla ponlos ponlas ponmelo ponmela ponmelos poner pongame ponga ponganme echa "
+    "echame echalo echala sumale sumame suma incluye incluyeme incluir apunta apuntame apuntalo reserva reservame "
+    "aparta apartame guarda guardame pasa pasame pasamelo pasamela paseme pasenme manda mandame mandeme mandamelo "
+    "mandenme regalame regaleme regalenme dame damelo damela dadme deme demelo denme traeme traigame vendeme "
+    "vendame llevo compro quiero quisiera prefiero elijo necesito"
+).split()
+_BUY = (
+    r"(?:(?:me|te|nos) (?:lo|la|los|las) (?:llevo|quedo)|me (?:llevo|quedo con|quedo|compro)|"
+    + "|".join(BUY_VERBS)
+    + ")"
+)
+_NOT_WANTED = re.compile(
+    r"\b(?:" + _BUY + r"|(?:al|a mi|a la|en el|en mi|en la) (?:carrito|cesta|carro|pedido)|carrito|cesta|"
+    r"de todas formas|de todos modos|igual|dime|decime|digame|me gustan?|me encantan?|me convencen?|"
+    r"me quedo con|me decido por|voy a por|voy con)\b"
+)
+HAS_BUY = re.compile(r"(?<!\bsi )\b" + _BUY + r"\b")  # "si compro el soporte, ¿me la instaláis?" is not a purchase
+_PEOPLE = (
+    r"(?:mi|mis|tu|su|el|la|un|una) (?:hermano|hermana|hermanos|madre|padre|mama|papa|novia|novio|hijo|hija|hijos|"
+    r"amigo|amiga|amigos|mujer|marido|esposa|esposo|abuela|abuelo|sobrino|sobrina|primo|prima|jefe|jefa|familia|"
+    r"casa|oficina|cumple|cumpleanos|regalo|viaje|nieto|nieta|pareja|suegra|suegro|companero|companera|cunado|cunada)"
+)
+_ASIDE = re.compile(r"\bpara " + _PEOPLE + r"\b.*$| (?:que|porque|ya que|asi) .*$|\bpa(?:ra)? (?:regalo|regalar)\b.*$")
+_REMARK = re.compile(r",\s*(?:que|porque|ya que|asi que)\b.*$")  # ", que él sí tiene PS5": a remark, to the end
+_SPLIT = re.compile(
+    r"(?<!\d),|,(?!\d)|;|\by\b|\be\b(?= [a-z])|\bmas\b(?! (?:barat|car|grande|pequen))|\bjunto con\b|\baparte\b|"
+    r"\bcon (?=(?:el|la|los|las|un|una|unos|unas)\b)"
+)
+_CONTAINER = re.compile(
+    r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?|bandejas?|bricks?|unidades?|uds?|"
+    r"piezas?|tarrinas?|frascos?|tarros?|garrafas?|juegos?|rollos?|docenas?) (?:de|del)\s+"
+)
+_COUNT = re.compile(
+    r"^(?:(?:el|la|los|las) )?(un par|par|\d{1,2}|una|uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|"
+    r"doce|quince|veinte|treinta|cuarenta|cincuenta)\b"
+)
+_TOTAL = re.compile(
+    r"\bcuanto (?:es|seria|sale|salen|queda|quedaria|me sale|me queda|suma|sumaria|va|serian|son|cuesta|cuestan|vale)\b|"
+    r"\b(?:el|del|en) total\b|\btotal\b|\bcuanto (?:llevo|debo|pago)\b"
+)
+CHECKOUT = re.compile(
+    r"\b(?:hacer|haz|hazme|haga|realizar|realiza|confirmar|confirma|tramitar|tramita|tramitame|tramite|finalizar|"
+    r"finaliza|cerrar|cierra|terminar|termina|procesar|procesa|gestiona|formaliza|formalizar|lanza|manda)"
+    r"(?:lo|la)? (?:el |mi |la |ya el |ya la )?(?:pedido|compra|orden)\b|\bquiero (?:pedir|comprar)lo\b|"
+    r"\b(?:pasar|ir) (?:por|a) (?:caja|pagar)\b|\bcheckout\b|\bconfirmo (?:el |mi )?pedido\b"
+)
+
+
+@dataclass
+class Wanted:
+    """One thing a purchase asks for."""
+
+    words: str  # folded, what names the product ("", "la negra", "paquete cafe molido")
+    count: int | None  # None when the customer did not say how many
+
+
+def count_of(word: str) -> int | None:
+    if word.isdigit():
+        return int(word)
+    if word in ("un par", "par"):
+        return 2
+    return NUMBER_WORDS.get(word)
+
+
+def _interjections() -> re.Pattern[str]:
+    words = lexicon("fillers").get("interjections", [])
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b")
+
+
+ENCLITIC = re.compile(
+    r"\b(?:(?:me|te|nos) (?:lo|la|los|las) (?:llevo|quedo)|(?:anad|agreg|met|pon|ech|pas|mand|regal|d|dem|trae)"
+    r"(?:e|a|ad|ame|eme|ale|ele|enme|anme)?(?:lo|la|los|las|melo|mela|melos|melas))\b"
+)
+_BOTH = re.compile(r"^(?:los|las) (dos|tres|cuatro|cinco|\d)(?: cosas| productos| articulos)?$|^(?:ambos|ambas)$")
+_PURPOSE = re.compile(r"\bpa(?:ra)? [a-z]+(?:ar|er|ir)\b.*$")  # "un UNO para jugar en familia"
+
+
+def wanted(folded: str) -> list[Wanted]:
+    """The things a buying message asks for, in order, each with its count."""
+    # Sentences: a question ("¿cuántas te quedan?") or a remark is not part of the purchase, unless nothing else is.
+    sentences = [s.strip() for s in re.split(r"[?¿!¡]|\.(?:\s|$)", folded) if s.strip()]
+    buying = [s for s in sentences if HAS_BUY.search(s) and not re.search(r"\bno\b", s)] or sentences
+    # "añádelo y una Nivea": "eso" (the product in focus) and a Nivea
+    buying = [ENCLITIC.sub(" , eso , ", _REMARK.sub("", s)) for s in buying]
+    parts = [re.split(r"\bcuant[oa]s?\b|\bque (?:precio|valor)\b", s)[0] for s in buying if not CHECKOUT.match(s)]
+    parts = [CHECKOUT.split(p)[0] for p in parts]
+    body = " , ".join(p for p in parts if p.strip() and not re.fullmatch(r"\W*(?:el |del |en )?total\W*", p))
+    body = _TOTAL.sub(" ", body)
+    body = _interjections().sub(" ", _NOT_WANTED.sub(" ", body))
+    out: list[Wanted] = []
+    for raw in _SPLIT.split(body):
+        part = _PURPOSE.sub("", _ASIDE.sub("", " ".join(raw.split()))).strip(" ,")
+        if _BOTH.match(part):
+            out.append(Wanted(part, None))  # "las dos", "los 3": which products, not how many
+            continue
+        count = None
+        match = _COUNT.match(part)
+        if match:
+            count = count_of(match.group(1))
+            part = _CONTAINER.sub("", part[match.end() :].strip())
+        part = re.sub(r"^(?:de|del|de la|de los|de las)\s+", "", part).strip()
+        if count in (2,) and match and match.group(1) in ("un par", "par") and not part:
+            count = 1  # "agrégame un par" (of the shoes in focus): one pair
+        if not part and count is None:
+            continue
+        if part == "eso" and out and out[-1].words:
+            continue  # "me quedo con la Spigen, añádela": "la" is the Spigen just named
+        if not part and out and (out[-1].count is None or not out[-1].words):
+            out[-1].count = count  # "el brick de medio litro, 2": the count of the thing just named
+            continue
+        if _CONTAINER.match(f"{part} de ") and out and count is not None and out[-1].count is None:
+            out[-1].count = count  # "la plana, una bolsa"
+            continue
+        out.append(Wanted(part, count))
+    return out
+
+
+def asks_total(folded: str) -> bool:
+    """Whether the message also asks how much it all comes to."""
+    return bool(_TOTAL.search(folded))
+
+
+def then_checkout(folded: str) -> bool:
+    """Whether the message also asks to place the order ("añade eso y tramita el pedido")."""
+    return bool(CHECKOUT.search(folded))
+
+
+_TOTAL_WORDS = re.compile(r"\b(?:dime|decime|digame|dame|todo|toda|ahora|entonces|pues|y|el|en|me|al|final|seria|es)\b")
+
+
+def total_only(clause: str) -> bool:
+    """A clause that only asks for the total ("¿cuánto es todo?", "dime el total", "¿cuánto me queda?")."""
+    return bool(_TOTAL.search(clause)) and not _TOTAL_WORDS.sub(" ", _TOTAL.sub(" ", clause)).strip()

@@ -1,0 +1,330 @@
+"""Questions about a product's features: "¿de cuántas pulgadas es?", "¿viene con cargador?", "¿cuál pesa menos?".
+
+Which attribute a question asks about comes from the vocabulary (`data/lexicon/attributes.json`) and from the
+catalogue's own attribute names; the answer comes from the product's attributes, then from the sentences of its
+description that speak of it. When neither says anything, the reply says so plainly and offers what is known.
+Comparisons ("¿cuál tiene más almacenamiento?") read the numbers in the attribute values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, Literal
+
+from agent.lexicon import lexicon
+from state import CatalogueItem
+from vectorstore.text import fold, stem, words
+
+Direction = Literal["more", "less"]
+
+# A question about the thing itself, not a search: "¿qué batería tiene?", "¿pesa mucho?", "¿viene con cargador?"
+_ASKING = re.compile(
+    r"\b(?:que|cual|cuales|cuanto|cuanta|cuantos|cuantas|como|tiene|tienen|tienes|trae|traen|lleva|llevan|viene|"
+    r"vienen|es|son|pesa|pesan|mide|miden|dura|duran|aguanta|aguantan|gasta|gastan|consume|consumen|incluye|"
+    r"incluyen|sirve|sirven|cabe|caben|funciona|va)\b"
+)
+_SEARCHING = re.compile(
+    r"^(?:(?:hola|buenas|oye|vale|pues|y)\s+)*(?:busco|buscaba|estoy buscando|quiero|quisiera|necesito|me gustaria|"
+    r"teneis|tienen algun|tienen alguna|tienen (?:un|una|unos|unas)\b|hay (?:algun|alguna|un|una)|venden|vendeis|"
+    r"muestrame|ensename|recomiendame|me recomiendas|que me recomiendas|dame|ponme|anade|agrega|mete)\b"
+)
+# Price, stock and cart questions name features only as versions ("¿cuánto cuesta el de 256 GB?").
+_OTHER_QUESTION = re.compile(
+    r"\bcuest(?:a|an)\b|\bprecios?\b|\bcuanto (?:vale|valen|sale|salen)\b|\bbarat|\bcar[oa]s?\b|\beconomic|\beuros?\b|€|"
+    r"\bstock\b|\bqued(?:a|an)\b|\bdisponib|\bagotad|\bcarrito\b|\bcesta\b|\bpedido\b|\brecomiend|\bparecid"
+)
+#: Words of a feature question that never name a product ("¿pesa mucho?", "¿es normal?", "¿qué tal?").
+QUESTION_FILLER = frozenset(
+    [
+        "tiene",
+        "tienen",
+        "trae",
+        "traen",
+        "lleva",
+        "llevan",
+        "viene",
+        "vienen",
+        "es",
+        "son",
+        "pesa",
+        "pesan",
+        "mide",
+        "miden",
+        "dura",
+        "duran",
+        "aguanta",
+        "aguantan",
+        "gasta",
+        "gastan",
+        "consume",
+        "consumen",
+        "incluye",
+        "incluyen",
+        "sirve",
+        "sirven",
+        "cabe",
+        "caben",
+        "funciona",
+        "va",
+        "mucho",
+        "mucha",
+        "poco",
+        "poca",
+        "bastante",
+        "normal",
+        "tal",
+        "bien",
+        "mal",
+        "cuanto",
+        "cuanta",
+        "cuantos",
+        "cuantas",
+        "cual",
+        "cuales",
+        "que",
+        "como",
+        "de",
+        "del",
+        "el",
+        "la",
+        "los",
+        "las",
+        "lo",
+        "un",
+        "una",
+        "con",
+        "sin",
+        "y",
+        "o",
+        "en",
+        "por",
+        "para",
+        "mas",
+        "menos",
+        "mejor",
+        "peor",
+        "muy",
+        "esos",
+        "esas",
+        "estos",
+        "estas",
+        "ese",
+        "esa",
+        "este",
+        "esta",
+        "eso",
+        "esto",
+        "ellos",
+        "ellas",
+        "le",
+        "les",
+        "se",
+        "si",
+        "no",
+        "algo",
+        "alguno",
+        "alguna",
+        "tipo",
+        "numero",
+    ]
+)
+
+
+@dataclass
+class Feature:
+    """What a feature question asks: attribute keys (best first), the words to look for, more/less."""
+
+    keys: list[str]
+    words: list[str]
+    direction: Direction | None = None
+    phrases: list[str] = field(default_factory=list)  # the customer's words that asked (removed from the search)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> tuple[list[tuple[str, list[str]]], dict[str, tuple[str, Direction]], list[str], list[str]]:
+    data = lexicon("attributes")
+    by_phrase: dict[str, list[str]] = {}
+    for key, phrases in data.get("attributes", {}).items():
+        for phrase in {key.replace("_", " "), *phrases}:
+            by_phrase.setdefault(phrase, []).append(key)
+    ordered = sorted(by_phrase.items(), key=lambda kv: -len(kv[0]))
+    adjectives = {k: (v[0], v[1]) for k, v in data.get("adjectives", {}).items() if len(v) == 2}
+    return ordered, adjectives, list(data.get("more", [])), list(data.get("less", []))
+
+
+def _has(phrase: str, folded: str) -> bool:
+    return re.search(rf"\b{re.escape(phrase)}\b", folded) is not None
+
+
+def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Feature | None:
+    """The feature a folded message asks about, or None when it is not a question about features.
+
+    `catalogue_keys` are the catalogue's own attribute names ("drop", "potencia"): asking for one by its name
+    is a feature question even when the vocabulary file does not list it.
+    """
+    if _SEARCHING.search(folded) or not _ASKING.search(folded) or _OTHER_QUESTION.search(folded):
+        return None
+    phrases, adjectives, more, less = _vocabulary()
+    if catalogue_keys:
+        known = {p for p, _ in phrases}
+        extra = [(k, [k.replace(" ", "_")]) for k in catalogue_keys if k not in known and len(k) > 2]
+        phrases = sorted([*phrases, *extra], key=lambda kv: -len(kv[0]))
+    keys: list[str] = []
+    said: list[str] = []
+    direction: Direction | None = None
+    for phrase, (key, way) in adjectives.items():
+        if _has(phrase, folded):
+            keys.append(key)
+            said.append(phrase)
+            direction = way
+    for phrase, phrase_keys in phrases:
+        # "el de 16 GB", "la de 55 pulgadas" name a version; "¿cuántos GB tiene?" asks
+        version = re.search(rf"\d\s*{re.escape(phrase)}\b", folded)
+        if _has(phrase, folded) and not version and not any(phrase in s for s in said):
+            keys += [k for k in phrase_keys if k not in keys]
+            said.append(phrase)
+    if not keys:
+        return None
+    if direction is None:
+        if any(_has(w, folded) for w in less):
+            direction = "less"
+        elif any(_has(w, folded) for w in more) and re.search(r"\bcual(?:es)?\b", folded):
+            direction = "more"
+    said_words = {w for s in said for w in s.split()}
+    content = [w for w in words(folded) if w not in QUESTION_FILLER and len(w) > 2]
+    asked = [w for w in content if w in said_words]
+    # "¿viene con cargador?": what comes with it is the question's object, not a product to look for
+    included = re.search(r"\b(?:viene con|vienen con|incluye|incluyen|trae|traen|lleva|llevan)\b(.*)$", folded)
+    if included:
+        objects = [w for w in words(included.group(1)) if w not in QUESTION_FILLER and len(w) > 2]
+        asked += objects
+        said += objects
+    return Feature(keys, asked or content, direction, said)
+
+
+def leftover_words(query: str, feature: Feature) -> str:
+    """The product words of a feature question, without the words that asked for the feature."""
+    asked = {w for p in feature.phrases for w in p.split()}
+    return " ".join(w for w in query.split() if w not in asked and w not in QUESTION_FILLER)
+
+
+# --------------------------------------------------------------------------- answering from the data
+
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)\s*(tb|gb|mb|kg|g|l|ml|cl|mah|w|h|horas|pulgadas|\"|cm|mm|m)?\b")
+_SCALE = {"tb": Decimal(1000), "kg": Decimal(1000), "l": Decimal(1000), "cl": Decimal(10), "m": Decimal(100)}
+
+
+def magnitude(value: Any) -> Decimal | None:
+    """The first number of an attribute value, in a common unit ("1 TB" > "512 GB", "1,5 kg" > "900 g")."""
+    match = _NUMBER.search(fold(str(value)))
+    if not match:
+        return None
+    try:
+        number = Decimal(match.group(1).replace(",", "."))
+    except InvalidOperation:
+        return None
+    return number * _SCALE.get(match.group(2) or "", Decimal(1))
+
+
+def values_of(item: CatalogueItem, keys: list[str]) -> list[tuple[str, str]]:
+    """(attribute, value) of the keys asked that the product has, in the order asked."""
+    attributes = {fold(k): v for k, v in (item.attributes or {}).items()}
+    return [(k, str(attributes[k])) for k in keys if attributes.get(k) not in (None, "")]
+
+
+def description_lines(item: CatalogueItem, feature: Feature) -> list[str]:
+    """Sentences of the description that speak of what was asked ("el cargador se vende por separado")."""
+    wanted = {stem(w) for w in feature.words} | {stem(w) for k in feature.keys for w in k.split("_")}
+    sentences = re.split(r"(?<=[.!?])\s+", item.description or "")
+    return [s.strip() for s in sentences if wanted & {stem(w) for w in words(s)}][:2]
+
+
+def label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def ranked(items: list[CatalogueItem], feature: Feature) -> tuple[str, list[tuple[CatalogueItem, str, Decimal]]] | None:
+    """The first asked attribute that several products have as a number, products sorted the asked way."""
+    for key in feature.keys:
+        rows = []
+        for item in items:
+            found = values_of(item, [key])
+            amount = magnitude(found[0][1]) if found else None
+            if amount is not None:
+                rows.append((item, found[0][1], amount))
+        if len(rows) >= 2:
+            rows.sort(key=lambda r: (r[2], r[0].id), reverse=feature.direction != "less")
+            return key, rows
+    return None
+
+
+# --------------------------------------------------------------------------- the reply
+
+
+def _values_text(item: CatalogueItem, found: list[tuple[str, str]]) -> str:
+    return f"{item.name}: " + "; ".join(f"{label(k)}, {v}" for k, v in found[:3]) + "."
+
+
+def known_text(item: CatalogueItem, limit: int = 4) -> str:
+    """A short summary of what the catalogue does say about a product."""
+    shown = [(k, v) for k, v in (item.attributes or {}).items() if v not in (None, "") and not str(k).startswith("_")]
+    return "; ".join(f"{label(fold(str(k)))}, {v}" for k, v in shown[:limit])
+
+
+def about_one(item: CatalogueItem, feature: Feature) -> str:
+    """What the data says about one product's feature, or that it does not say."""
+    found = values_of(item, feature.keys)
+    if found:
+        return _values_text(item, found)
+    lines = description_lines(item, feature)
+    if lines:
+        return f"Sobre {item.name}: {' '.join(lines)}"
+    known = known_text(item)
+    return f"No tengo ese dato de {item.name}." + (f" Lo que sí sé: {known}." if known else "")
+
+
+def _from_description(item: CatalogueItem, key: str) -> str | None:
+    """A figure for the attribute written in the description ("un peso de 1,24 kg")."""
+    pattern = re.compile(rf"\b{re.escape(label(key))}\b[^.\d]{{0,30}}(\d+(?:[.,]\d+)?\s*[a-zA-Z\"]{{0,8}})", re.I)
+    match = pattern.search(fold(item.description or ""))
+    return match.group(1).strip() if match else None
+
+
+def _figure(item: CatalogueItem, key: str) -> tuple[str, Decimal] | None:
+    found = values_of(item, [key])
+    value = found[0][1] if found else _from_description(item, key)
+    amount = magnitude(value) if value else None
+    return (value, amount) if value and amount is not None else None
+
+
+def about_several(items: list[CatalogueItem], feature: Feature) -> tuple[str, CatalogueItem | None]:
+    """A comparison when one was asked (and the numbers allow it), else each product's value; and the winner."""
+    if feature.direction is not None:
+        for key in feature.keys:
+            rows = [(item, *figure) for item in items if (figure := _figure(item, key)) is not None]
+            if not rows:
+                continue
+            rows.sort(key=lambda r: (r[2], r[0].id), reverse=feature.direction == "more")
+            missing = [item.name for item in items if all(r[0].id != item.id for r in rows)]
+            top = [r for r in rows if r[2] == rows[0][2]]
+            word = "más" if feature.direction == "more" else "menos"
+            what = f"{word} {label(key)}" if key != "peso" else ("más peso" if word == "más" else "menos peso")
+            if len(rows) == 1:
+                head = f"Solo tengo ese dato de {rows[0][0].name}: {label(key)}, {rows[0][1]}."
+            elif len(top) > 1:
+                head = f"Empatan en {label(key)} ({top[0][1]}): {', '.join(r[0].name for r in top)}."
+            else:
+                head = f"De esos, el que tiene {what} es {top[0][0].name} ({top[0][1]})."
+            others = [f"- {item.name}: {value}" for item, value, _ in rows[len(top) :][:4]] if len(rows) > 1 else []
+            lines = [head, *(["Los demás:", *others] if others else [])]
+            if missing:
+                lines.append(f"De {', '.join(missing[:3])} no tengo ese dato.")
+            return "\n".join(lines), top[0][0] if len(top) == 1 else None
+    if not any(values_of(item, feature.keys) or description_lines(item, feature) for item in items):
+        what = label(feature.keys[0])
+        return f"No tengo ese dato ({what}) de ninguno de ellos en la ficha.", None
+    lines = [f"- {about_one(item, feature)}" for item in items[:5]]
+    return "\n".join(lines), None

@@ -1,0 +1,84 @@
+"""The agent's vocabulary, read once from `data/lexicon/*.json` and the shop's own files (see data.lexicon).
+
+Compiled here into what the router and the planner ask: is this a question about the shop's policies, which
+catalogue word does a regional word stand for, which kind of product an everyday word or a purpose means, which
+attribute a question asks about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from data.lexicon import load
+from settings import get_settings
+
+
+@lru_cache(maxsize=16)
+def lexicon(name: str) -> dict[str, Any]:
+    """One vocabulary file, shipped entries with the shop's merged over them (folded)."""
+    return load(name, get_settings().resolved_lexicon_dir)
+
+
+def _phrases(values: list[str]) -> re.Pattern[str]:
+    """One regex for a list of folded words and phrases, longest first, on word boundaries."""
+    ordered = sorted({v for v in values if v}, key=len, reverse=True)
+    if not ordered:
+        return re.compile(r"(?!x)x")
+    return re.compile(r"\b(?:" + "|".join(re.escape(v) for v in ordered) + r")\b")
+
+
+@lru_cache(maxsize=1)
+def policy_cues() -> re.Pattern[str]:
+    """Words that make a message a question about the shop (shipping, returns, payment, hours...)."""
+    return _phrases(list(lexicon("policies").get("cues", [])))
+
+
+def asks_policy(folded: str) -> bool:
+    """Whether a folded message asks about the shop's policies."""
+    return bool(policy_cues().search(folded))
+
+
+@lru_cache(maxsize=1)
+def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
+    table: dict[str, list[str]] = {k: list(v) for k, v in lexicon("synonyms").get("words", {}).items()}
+    return _phrases(list(table)), table
+
+
+def catalogue_words(query: str, known: Callable[[str], bool]) -> str:
+    """The customer's words in the catalogue's: "palta" -> "aguacate", "jugo de durazno" -> "zumo de melocoton".
+
+    A word the catalogue uses itself is kept (a shop selling "Banana" keeps it); a replacement is taken only when
+    the catalogue uses it (`known` says whether a folded word is in the catalogue).
+    """
+    pattern, table = _synonyms()
+
+    def swap(match: re.Match[str]) -> str:
+        said = match.group(0)
+        if all(known(w) for w in said.split()):
+            return said
+        targets = [t for t in table[said] if all(known(w) for w in t.split())]
+        return " ".join(dict.fromkeys(targets)) if targets else said  # "frutilla": "fresa freson" where both exist
+
+    return pattern.sub(swap, query)
+
+
+@lru_cache(maxsize=1)
+def kind_words() -> dict[str, str]:
+    """Everyday words for kinds of product -> the subcategory name (folded) a shop files them under."""
+    return {k: str(v) for k, v in lexicon("kinds").get("words", {}).items()}
+
+
+@lru_cache(maxsize=1)
+def _spelling() -> tuple[re.Pattern[str], dict[str, str]]:
+    table = {k: str(v) for k, v in lexicon("spelling").get("words", {}).items() if k != v}
+    return _phrases(list(table)), table
+
+
+def respell(folded: str) -> str:
+    """Chat spellings as the words they stand for: "kiero algo q no pase de 5" -> "quiero algo que no pase de 5"."""
+    pattern, table = _spelling()
+    once = pattern.sub(lambda m: table[m.group(0)], folded)
+    return pattern.sub(lambda m: table[m.group(0)], once)  # "ay stok" -> "ay stock" -> "hay stock"
