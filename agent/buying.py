@@ -47,7 +47,7 @@ _SPLIT = re.compile(
     r"\bcon (?=(?:el|la|los|las|un|una|unos|unas)\b)"
 )
 _CONTAINER = re.compile(
-    r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?|bandejas?|bricks?|unidades?|uds?|"
+    r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?|bandejas?|charolas?|bricks?|unidades?|uds?|"
     r"piezas?|tarrinas?|frascos?|tarros?|garrafas?|juegos?|rollos?|docenas?) (?:de|del)\s+"
 )
 _COUNT = re.compile(
@@ -110,6 +110,8 @@ def wanted(folded: str) -> list[Wanted]:
     out: list[Wanted] = []
     for raw in _SPLIT.split(body):
         part = _PURPOSE.sub("", _ASIDE.sub("", " ".join(raw.split()))).strip(" ,")
+        if re.search(r"\bno\b", part):
+            continue  # "la manguera no, que ya tengo una"
         if _BOTH.match(part):
             out.append(Wanted(part, None))  # "las dos", "los 3": which products, not how many
             continue
@@ -151,3 +153,26 @@ _TOTAL_WORDS = re.compile(r"\b(?:dime|decime|digame|dame|todo|toda|ahora|entonce
 def total_only(clause: str) -> bool:
     """A clause that only asks for the total ("¿cuánto es todo?", "dime el total", "¿cuánto me queda?")."""
     return bool(_TOTAL.search(clause)) and not _TOTAL_WORDS.sub(" ", _TOTAL.sub(" ", clause)).strip()
+
+
+_TOTAL_QUESTION = re.compile(
+    r"\bcuanto (?:es|seria|sale|salen|queda|quedaria|me sale|me queda|da|serian|son|suma|sumaria)\b(?: (?:todo|en total|el total|eso))?"
+)
+_CHOICE = re.compile(
+    r"^(?:(?:vale|ok|okey|dale|listo|bueno|pues|entonces|orale|venga|perfecto|genial|ya|si|bien)[ ,.]+)*"
+    r"(?:\d+|dos|tres|cuatro|cinco|seis|un|una|el|la|los|las)\b"
+)
+
+
+def implicit_purchase(folded: str) -> bool:
+    """Things chosen and the total asked, without a buying verb: "vale, el cortacésped y la pistola. ¿Cuánto es?".
+
+    A choice (a count or an article after "vale", "pues", "listo"...) followed by "¿cuánto es/sale/sería (todo)?"
+    is a purchase; "¿cuánto cuesta el iPhone?" (a price) and "¿cuánto cuesta el envío?" are not.
+    """
+    head = re.split(r"[?¿]|\bcuanto\b", folded)[0].strip(" ,.")
+    if not _TOTAL_QUESTION.search(folded) or not head or re.search(r"\bprecio|\bcuest|\bvale[n]? (?:el|la)\b", folded):
+        return False
+    return bool(_CHOICE.match(head)) and (
+        len(wanted(head)) >= 2 or bool(_COUNT.match(_interjections().sub(" ", head).strip(" ,")))
+    )

@@ -14,8 +14,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Literal
 
+from agent.language import euros
 from agent.lexicon import lexicon
 from state import CatalogueItem
+from tools.shop import display_name
 from vectorstore.text import fold, stem, words
 
 Direction = Literal["more", "less"]
@@ -265,25 +267,56 @@ def ranked(items: list[CatalogueItem], feature: Feature) -> tuple[str, list[tupl
 
 
 def _values_text(item: CatalogueItem, found: list[tuple[str, str]]) -> str:
-    return f"{item.name}: " + "; ".join(f"{label(k)}, {v}" for k, v in found[:3]) + "."
+    return f"{display_name(item)}: " + "; ".join(f"{label(k)}, {v}" for k, v in found[:3]) + "."
+
+
+_PRIVATE_KEY = re.compile(r"price|precio|date|fecha|categor|_l\d", re.IGNORECASE)
 
 
 def known_text(item: CatalogueItem, limit: int = 4) -> str:
     """A short summary of what the catalogue does say about a product."""
-    shown = [(k, v) for k, v in (item.attributes or {}).items() if v not in (None, "") and not str(k).startswith("_")]
+    shown = [
+        (k, v) for k, v in (item.attributes or {}).items() if v not in (None, "") and not _PRIVATE_KEY.search(str(k))
+    ]
     return "; ".join(f"{label(fold(str(k)))}, {v}" for k, v in shown[:limit])
 
 
-def about_one(item: CatalogueItem, feature: Feature) -> str:
-    """What the data says about one product's feature, or that it does not say."""
+_DIMENSION_WORDS = {
+    "mass": re.compile(r"\b(?:pesa|pesan|peso|kilos?|kg|gramos|g)\b"),
+    "volume": re.compile(r"\b(?:litros?|l|ml|mililitros|cl|capacidad|cabe|caben)\b"),
+    "count": re.compile(r"\b(?:unidades|cuant[oa]s (?:vienen|trae|traen|lleva|llevan|hay)|piezas)\b"),
+}
+_UNITS_OF = {"mass": ("kg", "g"), "volume": ("l", "ml", "cl"), "count": ("ud", "uds", "unidades", "piezas")}
+
+
+def measure_of(item: CatalogueItem, folded_question: str) -> str | None:
+    """A weight, volume or count the question asks for, read from any attribute or the name ("660 g aprox.")."""
+    for dimension, pattern in _DIMENSION_WORDS.items():
+        if not pattern.search(folded_question):
+            continue
+        units = "|".join(_UNITS_OF[dimension])
+        found = re.compile(rf"\d+(?:[.,]\d+)?\s*(?:{units})\.?(?![a-z])(?:\s*aprox\.?)?", re.I)
+        for value in [*(str(v) for v in (item.attributes or {}).values()), item.name]:
+            match = found.search(value)
+            if match:
+                return match.group(0).strip()
+    return None
+
+
+def about_one(item: CatalogueItem, feature: Feature, folded_question: str = "") -> str:
+    """What the data says about one product's feature, or that it does not say (with its price)."""
+    price = f" ({euros(item.price)})"
     found = values_of(item, feature.keys)
     if found:
-        return _values_text(item, found)
+        return _values_text(item, found)[:-1] + f"{price}."
+    measure = measure_of(item, folded_question)
+    if measure:
+        return f"{display_name(item)}: {measure}{price}."
     lines = description_lines(item, feature)
     if lines:
-        return f"Sobre {item.name}: {' '.join(lines)}"
+        return f"Sobre {display_name(item)}{price}: {' '.join(lines)}"
     known = known_text(item)
-    return f"No tengo ese dato de {item.name}." + (f" Lo que sí sé: {known}." if known else "")
+    return f"No tengo ese dato de {display_name(item)}{price}." + (f" Lo que sí sé: {known}." if known else "")
 
 
 def _from_description(item: CatalogueItem, key: str) -> str | None:
@@ -300,7 +333,7 @@ def _figure(item: CatalogueItem, key: str) -> tuple[str, Decimal] | None:
     return (value, amount) if value and amount is not None else None
 
 
-def about_several(items: list[CatalogueItem], feature: Feature) -> tuple[str, CatalogueItem | None]:
+def about_several(items: list[CatalogueItem], feature: Feature, question: str = "") -> tuple[str, CatalogueItem | None]:
     """A comparison when one was asked (and the numbers allow it), else each product's value; and the winner."""
     if feature.direction is not None:
         for key in feature.keys:
@@ -308,23 +341,99 @@ def about_several(items: list[CatalogueItem], feature: Feature) -> tuple[str, Ca
             if not rows:
                 continue
             rows.sort(key=lambda r: (r[2], r[0].id), reverse=feature.direction == "more")
-            missing = [item.name for item in items if all(r[0].id != item.id for r in rows)]
+            missing = [display_name(item) for item in items if all(r[0].id != item.id for r in rows)]
             top = [r for r in rows if r[2] == rows[0][2]]
             word = "más" if feature.direction == "more" else "menos"
             what = f"{word} {label(key)}" if key != "peso" else ("más peso" if word == "más" else "menos peso")
             if len(rows) == 1:
-                head = f"Solo tengo ese dato de {rows[0][0].name}: {label(key)}, {rows[0][1]}."
+                head = f"Solo tengo ese dato de {display_name(rows[0][0])}: {label(key)}, {rows[0][1]} ({euros(rows[0][0].price)})."
             elif len(top) > 1:
-                head = f"Empatan en {label(key)} ({top[0][1]}): {', '.join(r[0].name for r in top)}."
+                tied = ", ".join(f"{display_name(r[0])} ({euros(r[0].price)})" for r in top)
+                head = f"Empatan en {label(key)} ({top[0][1]}): {tied}."
             else:
-                head = f"De esos, el que tiene {what} es {top[0][0].name} ({top[0][1]})."
-            others = [f"- {item.name}: {value}" for item, value, _ in rows[len(top) :][:4]] if len(rows) > 1 else []
+                head = f"De esos, el que tiene {what} es {display_name(top[0][0])} ({top[0][1]}, {euros(top[0][0].price)})."
+            rest = rows[len(top) :][:4] if len(rows) > 1 else []
+            others = [f"- {display_name(item)}: {value} ({euros(item.price)})" for item, value, _ in rest]
             lines = [head, *(["Los demás:", *others] if others else [])]
             if missing:
                 lines.append(f"De {', '.join(missing[:3])} no tengo ese dato.")
             return "\n".join(lines), top[0][0] if len(top) == 1 else None
-    if not any(values_of(item, feature.keys) or description_lines(item, feature) for item in items):
+    if not any(
+        values_of(item, feature.keys) or description_lines(item, feature) or measure_of(item, question)
+        for item in items
+    ):
         what = label(feature.keys[0])
         return f"No tengo ese dato ({what}) de ninguno de ellos en la ficha.", None
-    lines = [f"- {about_one(item, feature)}" for item in items[:5]]
+    lines = [f"- {about_one(item, feature, question)}" for item in items[:5]]
     return "\n".join(lines), None
+
+
+# --------------------------------------------------------------------------- price per kilo, litre or unit
+
+_PER_UNIT = re.compile(
+    r"\bpor (kilo|kg|litro|l|unidad|ud|panal|lata|botella|bolsita|capsula|rollo|lavado|toallita|pieza|huevo|brick|"
+    r"sobre|yogur|bote)s?\b|\b(?:el|al) (kilo|litro)\b"
+)
+_VALUE_WORDS = re.compile(r"\bbarat|\bconviene|\bcuenta\b|\bsale\b|\bprecio|\bcuesta|\beconomic|\brinde|\bcompensa")
+_PACK = re.compile(r"(\d+)\s*(?:[a-z]+\s+)?x\s*(\d+(?:[.,]\d+)?)\s*(kg|g|l|ml|cl)\b")
+_AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(kg|g|l|ml|cl)(?![a-z])")
+_COUNT = re.compile(r"(\d+)\s*(?:ud|uds|unidades|panales|latas|botellas|bricks|sobres|capsulas|rollos|lavados|"
+                    r"toallitas|piezas|huevos|yogures|bolsitas)\b|\bpack (?:de )?(\d+)\b|^(\d+)\s+x\b")  # fmt: skip
+_PER = {"mass": (Decimal(1000), "kg"), "volume": (Decimal(1000), "L"), "count": (Decimal(1), "unidad")}
+
+
+def per_unit_of(folded: str) -> str | None:
+    """The dimension of a "which is cheaper per kilo / litre / unit" question ("mass", "volume", "count")."""
+    match = _PER_UNIT.search(folded)
+    if not match or not _VALUE_WORDS.search(folded):
+        return None
+    unit = match.group(1) or match.group(2)
+    return "mass" if unit in ("kilo", "kg") else "volume" if unit in ("litro", "l") else "count"
+
+
+def _base(amount: str, unit: str) -> tuple[str, Decimal]:
+    value = Decimal(amount.replace(",", "."))
+    if unit in ("kg", "l"):
+        value *= 1000
+    elif unit == "cl":
+        value *= 10
+    return ("mass" if unit in ("kg", "g") else "volume"), value
+
+
+def content_of(item: CatalogueItem, dimension: str) -> Decimal | None:
+    """How much product there is (g, ml or units) according to the name and the attributes."""
+    texts = [fold(str(v)) for v in (item.attributes or {}).values()] + [fold(item.name)]
+    for text in texts:
+        if dimension == "count":
+            match = _COUNT.search(text)
+            if match:
+                return Decimal(next(g for g in match.groups() if g))
+            continue
+        pack = _PACK.search(text)
+        if pack:
+            kind, each = _base(pack.group(2), pack.group(3))
+            if kind == dimension:
+                return each * int(pack.group(1))
+        for amount, unit in _AMOUNT.findall(text):
+            kind, value = _base(amount, unit)
+            if kind == dimension and value > 0:
+                return value
+    return None
+
+
+def per_unit_text(items: list[CatalogueItem], dimension: str) -> tuple[str, CatalogueItem | None]:
+    """The products in play by price per kilo, litre or unit, cheapest first (those without the data said)."""
+    scale, unit = _PER[dimension]
+    rows = []
+    for item in items:
+        content = content_of(item, dimension)
+        if content:
+            rows.append((item, (Decimal(item.price) * scale / content).quantize(Decimal("0.01"))))
+    if not rows:
+        return f"No tengo el contenido de esos productos para calcular el precio por {unit}.", None
+    rows.sort(key=lambda r: (r[1], r[0].id))
+    lines = [f"- {display_name(item)}: {euros(item.price)} → {euros(each)} por {unit}" for item, each in rows[:6]]
+    missing = [display_name(i) for i in items if all(r[0].id != i.id for r in rows)]
+    head = f"Sale más a cuenta {display_name(rows[0][0])}: {euros(rows[0][1])} por {unit}."
+    tail = [f"De {', '.join(missing[:3])} no tengo el contenido."] if missing else []
+    return "\n".join([head, *lines, *tail]), rows[0][0]

@@ -44,7 +44,8 @@ def asks_policy(folded: str) -> bool:
 @lru_cache(maxsize=1)
 def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
     table: dict[str, list[str]] = {k: list(v) for k, v in lexicon("synonyms").get("words", {}).items()}
-    return _phrases(list(table)), table
+    plurals = [f"{w}es" if w.endswith(("l", "n", "r", "d", "z")) else f"{w}s" for w in table if " " not in w]
+    return _phrases([*table, *(p for p in plurals if p not in table)]), table
 
 
 def catalogue_words(query: str, known: Callable[[str], bool]) -> str:
@@ -57,6 +58,8 @@ def catalogue_words(query: str, known: Callable[[str], bool]) -> str:
 
     def swap(match: re.Match[str]) -> str:
         said = match.group(0)
+        if said not in table:  # a plural of a listed word: "chupos" -> "chupo"
+            said = next(s for s in (said[:-2], said[:-1]) if s in table)
         if all(known(w) for w in said.split()):
             return said
         targets = [t for t in table[said] if all(known(w) for w in t.split())]

@@ -97,6 +97,8 @@ def accepts(text: str) -> bool:
 def buys_something(p: Plan) -> bool:
     """A purchase that names what it buys, beyond "el pedido" ("añade la funda y tramita el pedido", "añádelo")."""
     folded = p.folded
+    if buying.implicit_purchase(folded):
+        return True
     bought = buying.HAS_BUY.search(folded) or buying.ENCLITIC.search(folded) or re.match(r"^(?:los|las) \w+$", folded)
     return bool(bought) and any(w.words or w.count for w in buying.wanted(folded))
 

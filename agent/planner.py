@@ -35,7 +35,7 @@ FILLER = [
     r"alternativa(?:s)? (?:a|al)", r"que va bien con", r"que combina con", r"accesorios? (?:para|de)", r"complementos? (?:para|de)",
     r"compara(?:r)?", r"comparame", r"diferencia entre", r"caracteristicas de(?:l)?", r"ficha de(?:l)?", r"detalles de(?:l)?",
     r"informacion (?:de|sobre)", r"mas barat[oa]s?", r"mas econom?ic[oa]s?", r"mas car[oa]s?", r"por favor", r"porfa",
-    r"gracias", r"hola", r"buenas", r"oye", r"una pregunta", r"me interesa", r"me interesan", r"interesado en",
+    r"gracias", r"hola", r"buen(?:a|o)s (?:tardes|noches|dias)", r"buen dia", r"buenas", r"oye", r"una pregunta", r"me interesa", r"me interesan", r"interesado en",
     r"(?:al|del|en el|el|mi) (?:carrito|cesta)", r"carrito", r"cesta", r"(?:anad|agreg|met|pon|quit|elimin|sac|borr)\w*",
     r"comprar(?:lo|la|los|las)?", r"compra", r"me (?:lo|la|los|las) (?:llevo|quedo)", r"lo quiero", r"la quiero",
     r"(?:hacer|realizar|confirmar|tramitar|finalizar) (?:el |mi )?pedido", r"pedido",

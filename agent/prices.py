@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
+from agent.features import per_unit_of, per_unit_text
 from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
 from agent.respond import respond
@@ -18,7 +19,7 @@ from state import ProductFact
 from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold
 
-Mode = Literal["single", "variants", "compare", "extreme", "list", "none"]
+Mode = Literal["single", "variants", "compare", "extreme", "list", "per_unit", "none"]
 
 
 class PricesState(TurnState, TurnOutput, total=False):
@@ -26,6 +27,8 @@ class PricesState(TurnState, TurnOutput, total=False):
     mode: Mode
     found: list[ProductFact]
     missing: list[str]  # model numbers asked for that the products found do not have
+    per_unit: str  # the price-per-kilo (litre, unit) comparison
+    best: ProductFact | None
 
 
 def _compare_parts(p: Plan) -> list[str]:
@@ -53,6 +56,15 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
                 continue
         if len(items) >= 2:
             return {"mode": "compare", "found": [fact(i) for i in await shop.compare([i.id for i in items])]}
+    dimension = per_unit_of(p.folded)
+    in_play = [shop.catalog.index.items[int(f["id"])] for f in state.get("products") or []
+               if int(f.get("id", 0)) in shop.catalog.index.items]  # fmt: skip
+    if dimension and (len(p.references) >= 2 or len(in_play) >= 2):
+        # "¿cuál sale más barato por kilo?": price per kilo, litre or unit of the products on the table
+        items = [shop.catalog.index.items[int(r["id"])] for r in p.references] if len(p.references) >= 2 else in_play
+        text, best = per_unit_text(items, dimension)
+        return {"mode": "per_unit", "found": [fact(i) for i in items], "per_unit": text,
+                "best": fact(best) if best else None}  # fmt: skip
     if (p.cheapest or p.dearest) and not p.references:
         words = p.query or (p.kind or "")
         items = await shop.extreme(
@@ -126,6 +138,8 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = composer.price_variants(found, seed=seed)
     elif mode == "compare":
         draft = composer.price_compare(found, seed=seed)
+    elif mode == "per_unit":
+        draft = state.get("per_unit", "")
     elif mode == "extreme":
         label = (p.kind or p.query or "lo que buscas").lower()
         draft = composer.price_extreme(found, cheapest=p.cheapest, query=label, budget=describe_filters(p), seed=seed)
@@ -139,7 +153,7 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         text,
         shown=found,
         products=[] if keep_list else found,
-        focus=found[0] if mode in ("single", "extreme") and found else state.get("focus"),
+        focus=(found[0] if mode in ("single", "extreme") and found else state.get("best") or state.get("focus")),
         facts=list(found),
         query=f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
     )

@@ -31,6 +31,13 @@ class ProductsState(TurnState, TurnOutput, total=False):
     alternatives: bool
 
 
+def relevant(hits: list[Any]) -> list[Any]:
+    """A list keeps what shares enough of the words asked: not "Pelotas Head Padel Pro" for "AirPods Pro"."""
+    if not hits or hits[0].name_match < 0.5:
+        return hits
+    return [h for h in hits if h.name_match >= 0.34 or "sku" in h.matched_by]
+
+
 def describe_filters(p: Plan, category: str | None = None) -> str:
     parts = []
     if category:
@@ -75,9 +82,9 @@ async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -
     if not targets:
         return {"feature_draft": "¿De qué producto me preguntas? Dime cuál y te lo miro.", "found": []}
     if len(targets) == 1:
-        return {"feature_draft": about_one(targets[0], feature), "found": [], "detail": None,
+        return {"feature_draft": about_one(targets[0], feature, p.folded), "found": [], "detail": None,
                 "feature_focus": fact(targets[0])}  # fmt: skip
-    text, best = about_several(targets, feature)
+    text, best = about_several(targets, feature, p.folded)
     # the products compared are now the ones in play ("pues el más barato de esos")
     return {
         "feature_draft": text,
@@ -106,8 +113,10 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         limit=5,
     )
     branded = [h for h in hits if "brand" in h.matched_by]
-    if branded:  # "zapatillas Nike": Nike's, not every shoe that ranks near them
-        hits = branded
+    if branded and not unmatched_model_numbers(p.query, [h.item for h in branded]):
+        hits = branded  # "zapatillas Nike": Nike's, not every shoe that ranks near them
+    if not p.category:  # within a category every product is the kind asked for, whatever its name says
+        hits = relevant(hits)
     # Words no product uses, not even misspelt ("xbox", "huawei"): say so rather than pass other things off.
     snapshot = context.shop.catalog.index.snapshot()
     unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent import buying
-from agent.features import feature_of
+from agent.features import feature_of, per_unit_of
 from agent.lexicon import policy_cues, respell
 from state import ROUTES, Route
 from vectorstore.embeddings import Embedder
@@ -55,7 +55,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
         r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
         r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|e|a|á|alo|ala|amelo)\b(?! para)|"
-        r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
+        r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|(?<!\bsi )\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
         r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
         r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)|"
@@ -179,6 +179,10 @@ def intents_in(folded: str) -> list[Intent]:
     policy = policy_cues().search(folded)
     if policy:
         found.append((policy.start(), "policy"))
+    if buying.implicit_purchase(folded):
+        return ["orders"]  # "vale, el cortacésped y la pistola, ¿cuánto es?": a purchase and its total
+    if per_unit_of(folded) and not any(name == "prices" for _, name in found):
+        found.append((0, "prices"))
     if feature_of(folded) is not None and not any(name == "products" for _, name in found):
         found.append((0, "products"))  # "¿cuál pesa menos?", "¿viene con cargador?": about the products shown
     return [name for _, name in sorted(found)]
@@ -221,6 +225,8 @@ def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
     """One clause, several cues: the most specific wins (a price question that says "tenéis" is about price)."""
     if "orders" in found and buying.then_checkout(folded):
         return "orders"  # "tramita el pedido, que pago con PayPal": the order, not the payment methods
+    if per_unit_of(folded):
+        return "prices"  # "¿cuál conviene más por kilo?": a price question, though it says "conviene"
     # "¿cuánto cuesta el envío?", "¿puedo pagar con Bizum?": about the shop, though they say "cuesta" or "pagar"
     order: tuple[Intent, ...] = ("policy", "orders", "recommendations", "prices", "inventory", "products")
     for name in order:

@@ -114,8 +114,9 @@ def in_catalogue_words(query: str, snapshot: Any) -> str:
     """The query with regional and everyday words swapped for the ones this catalogue uses ("palta" -> "aguacate")."""
     if not query:
         return query
-    stems = snapshot.vocabulary.stems
-    return catalogue_words(query, lambda word: stem(word) in stems)
+    # Known means a product's name uses it: "medias" in some description does not make a shop sell "medias".
+    names = snapshot.name_index.vocabulary
+    return catalogue_words(query, lambda word: stem(word) in names)
 
 
 def turn_vector(context: AgentContext, text: str) -> Any:

@@ -117,7 +117,7 @@ class _Index:
         semantic = np.zeros(n, dtype=np.float32)
         if self.dense is not None and self.embedder is not None:
             semantic = self.dense @ self.embedder.query_vector(" ".join(question.split()))
-        score = 0.5 * coverage + 0.2 * keyword + 0.3 * semantic + 0.1 * titled
+        score = 0.5 * coverage + 0.2 * keyword + 0.3 * semantic + 0.15 * titled
         return score.astype(np.float32), coverage
 
     def contact(self) -> tuple[str, tuple[str, ...]] | None:
@@ -166,7 +166,7 @@ class PolicyBook:
         index = self._current()
         return [s.title for s in index.sections] if index else []
 
-    def answer(self, question: str, limit: int = 3) -> PolicyAnswer | None:
+    def answer(self, question: str, limit: int = 4) -> PolicyAnswer | None:
         """The best section's passages for the question (None when there is no document at all)."""
         index = self._current()
         if index is None or not index.passages:

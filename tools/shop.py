@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from data import orders
 from data.db import write_session
+from data.lexicon import load as load_lexicon
 from data.types import utcnow
 from state import CartFact, CatalogueItem, ProductFact, SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
@@ -464,8 +466,15 @@ def unmatched_model_numbers(words: str, items: Sequence[CatalogueItem]) -> list[
     """
     text = re.sub(r"^\s*\d{1,2}\s+(?=[a-z])", " ", fold(words))  # a leading count: "3 iphone 15"
     asked = set(re.findall(r"\d+", _MEASURE.sub(" ", text)))
+    # "Pro", "Max", "Ultra" name another model too: "iPhone 15 Pro Max" answered with the iPhone 15 Pro
+    asked |= set(name_tokens(text)) & _qualifiers()
     have = {t for item in items for t in name_tokens(f"{item.name} {item.sku}")}
     return sorted(asked - have)
+
+
+@lru_cache(maxsize=1)
+def _qualifiers() -> frozenset[str]:
+    return frozenset(str(w) for w in load_lexicon("models").get("qualifiers", []))
 
 
 def model_words(item: CatalogueItem) -> tuple[str, ...]:
