@@ -60,6 +60,7 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         previous=state.get("routes"),
         sku_hit=sku_hit,
         catalogue_match=catalogue_match,
+        attribute_keys=snapshot.attribute_keys,
     )
     # A turn that bypassed the cache says so (the previous turn's "hit"/"miss" must not linger).
     skipped = signature(text) is None

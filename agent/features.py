@@ -35,7 +35,7 @@ _SEARCHING = re.compile(
 )
 # Price, stock and cart questions name features only as versions ("¿cuánto cuesta el de 256 GB?").
 _OTHER_QUESTION = re.compile(
-    r"\bcuest(?:a|an)\b|\bprecios?\b|\bcuanto (?:vale|valen|sale|salen)\b|\bbarat|\bcar[oa]s?\b|\beconomic|\beuros?\b|€|"
+    r"\bcuest(?:a|an)\b|\b(?:a|en|por) cuanto\b|\bprecios?\b|\bcuanto (?:vale|valen|sale|salen)\b|\bbarat|\bcar[oa]s?\b|\beconomic|\beuros?\b|€|"
     r"\bstock\b|\bqued(?:a|an)\b|\bdisponib|\bagotad|\bcarrito\b|\bcesta\b|\bpedido\b|\brecomiend|\bparecid"
 )
 #: Words of a feature question that never name a product ("¿pesa mucho?", "¿es normal?", "¿qué tal?").
@@ -146,14 +146,14 @@ class Feature:
 
 
 @lru_cache(maxsize=1)
-def _vocabulary() -> tuple[list[tuple[str, list[str]]], dict[str, tuple[str, Direction]], list[str], list[str]]:
+def _vocabulary() -> tuple[list[tuple[str, list[str]]], dict[str, tuple[str, Direction, bool]], list[str], list[str]]:
     data = lexicon("attributes")
     by_phrase: dict[str, list[str]] = {}
     for key, phrases in data.get("attributes", {}).items():
         for phrase in {key.replace("_", " "), *phrases}:
             by_phrase.setdefault(phrase, []).append(key)
     ordered = sorted(by_phrase.items(), key=lambda kv: -len(kv[0]))
-    adjectives = {k: (v[0], v[1]) for k, v in data.get("adjectives", {}).items() if len(v) == 2}
+    adjectives = {k: (v[0], v[1], len(v) > 2 and v[2] == "weak") for k, v in data.get("adjectives", {}).items()}
     return ordered, adjectives, list(data.get("more", [])), list(data.get("less", []))
 
 
@@ -177,9 +177,9 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     keys: list[str] = []
     said: list[str] = []
     direction: Direction | None = None
-    for phrase, (key, way) in adjectives.items():
-        if _has(phrase, folded):
-            keys.append(key)
+    for phrase, (key, way, weak) in adjectives.items():
+        if not weak and _has(phrase, folded):
+            keys += key.split(",")
             said.append(phrase)
             direction = way
     for phrase, phrase_keys in phrases:
@@ -188,6 +188,11 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
         if _has(phrase, folded) and not version and not any(phrase in s for s in said):
             keys += [k for k in phrase_keys if k not in keys]
             said.append(phrase)
+    for phrase, (key, way, weak) in adjectives.items():
+        if weak and not keys and _has(phrase, folded):  # "la tele más grande"; not "¿cuánto pesa el grande?"
+            keys += key.split(",")
+            said.append(phrase)
+            direction = way
     if not keys:
         return None
     if direction is None:

@@ -85,3 +85,9 @@ def respell(folded: str) -> str:
     pattern, table = _spelling()
     once = pattern.sub(lambda m: table[m.group(0)], folded)
     return pattern.sub(lambda m: table[m.group(0)], once)  # "ay stok" -> "ay stock" -> "hay stock"
+
+
+@lru_cache(maxsize=1)
+def variant_words() -> frozenset[str]:
+    """Words that only say which version ("lata", "grande", "congeladas"): data/lexicon/attributes.json."""
+    return frozenset(str(w) for w in lexicon("attributes").get("variant_words", []))

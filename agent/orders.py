@@ -189,7 +189,10 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
         words = thing.words.strip()
         every = _ALL_OF.match(words)
         if every:
+            n_said = buying.count_of(every.group(1)) if every.group(1) else 0
             group = p.references if len(p.references) >= 2 else in_play
+            if n_said == 2 and len(group) < 2 and len(seen) >= 2:
+                group = seen[:2]  # "las dos": the last two products talked about
             n = buying.count_of(every.group(1)) if every.group(1) else len(group)
             if focus and n and (len(group) < n or int(focus.get("stock", 0)) == n or (len(asked) == 1 and n > 3)):
                 found.append((int(focus["id"]), n))  # "dame los 3" (that are left): units, not products
@@ -200,7 +203,9 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
-        plain = clean_query(words) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", words)
+        # "pilas para el mouse": pilas (what it is), not the mouse it is for
+        head = re.sub(r"\s+para (?:el|la|los|las|mi|tu|su|un|una)\b.*$", "", words)
+        plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
         query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
         match = await context.shop.best_match(search_query(context, query, query)) if query else None
         if match is None:

@@ -103,6 +103,13 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         except ToolError:
             return {"found": [], "detail": None}
         return {"detail": fact(item, description=True), "found": []}
+    if (p.cheapest or p.dearest) and p.kind and not p.references:
+        # "la computadora más barata que tengas": that kind, cheapest (or dearest) first, within the budget
+        items = await context.shop.extreme(
+            search_query(context, turn_text(state), p.query or p.kind), cheapest=p.cheapest, category=p.kind,
+            max_price=p.max_price, in_stock=not p.include_sold_out,
+        )  # fmt: skip
+        return {"found": [fact(i) for i in items[:5]], "detail": None, **({"lead": fact(items[0])} if items else {})}
     words = p.query or (p.category or "")
     hits = await context.shop.search(
         search_query(context, turn_text(state), words),

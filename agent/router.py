@@ -124,6 +124,9 @@ OUT_OF_SCOPE = re.compile(
 )
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
+EXPLICIT_PRICE = re.compile(
+    r"\bprecio|\b(?:a|en|por) cuanto\b|\bcuest[ae]n?\b|\bvalen?\b|\beuros?\b|€|\bbarat|\bcar[oa]s?\b"
+)
 # "…, ¿qué hay?", "…, ¿qué tenéis?": the question of the clause before it, not another one
 OPEN_QUESTION = re.compile(
     r"^(?:y )?(?:que|cuales?) (?:hay|teneis|tienen|tenes|tienes|me ofreces|ofreceis|opciones hay)$"
@@ -169,7 +172,7 @@ class RouteChoice(BaseModel):
     intents: list[Intent] = Field(default_factory=list, description="Si hay varias intenciones, cuáles, en orden")
 
 
-def intents_in(folded: str) -> list[Intent]:
+def intents_in(folded: str, attribute_keys: frozenset[str] = frozenset()) -> list[Intent]:
     """The intents whose cue words occur, in order of first appearance."""
     found: list[tuple[int, Intent]] = []
     for name, pattern in CUES.items():
@@ -183,12 +186,12 @@ def intents_in(folded: str) -> list[Intent]:
         return ["orders"]  # "vale, el cortacésped y la pistola, ¿cuánto es?": a purchase and its total
     if per_unit_of(folded) and not any(name == "prices" for _, name in found):
         found.append((0, "prices"))
-    if feature_of(folded) is not None and not any(name == "products" for _, name in found):
+    if feature_of(folded, attribute_keys) is not None and not any(name == "products" for _, name in found):
         found.append((0, "products"))  # "¿cuál pesa menos?", "¿viene con cargador?": about the products shown
     return [name for _, name in sorted(found)]
 
 
-def clause_intents(folded: str) -> list[tuple[str, Intent]]:
+def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) -> list[tuple[str, Intent]]:
     """Split a message into clauses and give each its main intent (the ones with a cue)."""
     out: list[tuple[str, Intent]] = []
     pieces = CLAUSE_SPLIT.split(folded)
@@ -208,7 +211,7 @@ def clause_intents(folded: str) -> list[tuple[str, Intent]]:
             or (out[-1][1] == "orders" and buying.total_only(clause))
             or OPEN_QUESTION.match(clause)
         )
-        found = None if aside else main_intent(intents_in(clause), clause)
+        found = None if aside else main_intent(intents_in(clause, attribute_keys), clause)
         if found == "prices" and out and out[-1][1] == "orders" and buying.asks_total(clause):
             found = "orders"  # "ponme 2 botellas y 3 botes de pelotas cuánto es": one purchase and its total
         if found:
@@ -227,6 +230,8 @@ def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
         return "orders"  # "tramita el pedido, que pago con PayPal": the order, not the payment methods
     if per_unit_of(folded):
         return "prices"  # "¿cuál conviene más por kilo?": a price question, though it says "conviene"
+    if "products" in found and feature_of(folded) and not EXPLICIT_PRICE.search(folded):
+        return "products"  # "¿y de cuánto es el paquete?": about the product, though it says "cuánto es"
     # "¿cuánto cuesta el envío?", "¿puedo pagar con Bizum?": about the shop, though they say "cuesta" or "pagar"
     order: tuple[Intent, ...] = ("policy", "orders", "recommendations", "prices", "inventory", "products")
     for name in order:
@@ -282,7 +287,13 @@ class Router:
 
     # ------------------------------------------------------------------ decision
 
-    def rules(self, text: str, previous: list[Route] | None = None, sku_hit: bool = False) -> Decision | None:
+    def rules(
+        self,
+        text: str,
+        previous: list[Route] | None = None,
+        sku_hit: bool = False,
+        attribute_keys: frozenset[str] = frozenset(),
+    ) -> Decision | None:
         folded = respell(" ".join(re.sub(r"[¿?¡!]", " ", fold(text)).split()))
         if not folded:
             return Decision("conversation", "rules", 1.0)
@@ -293,7 +304,9 @@ class Router:
             return Decision("conversation", "rules", 0.85)
         if previous and previous[0] == "orders" and CART_EDIT.search(folded):
             return Decision("orders", "rules", 0.85)  # "mejor quita un cable", "saca una bolsa" while shopping
-        clauses = clause_intents(folded)
+        if buying.implicit_purchase(folded):
+            return Decision("orders", "rules", 0.85)  # "vale, el cortacésped y la pistola, ¿cuánto es?"
+        clauses = clause_intents(folded, attribute_keys)
         distinct = list(dict.fromkeys(intent for _, intent in clauses))
         if len(distinct) >= 2:
             return Decision(
@@ -322,9 +335,10 @@ class Router:
         previous: list[Route] | None = None,
         sku_hit: bool = False,
         catalogue_match: bool | Callable[[], bool] = False,
+        attribute_keys: frozenset[str] = frozenset(),
     ) -> Decision:
         """Route a message; `vector` and `catalogue_match` may be callables, evaluated only if the rules abstain."""
-        decision = self.rules(text, previous, sku_hit)
+        decision = self.rules(text, previous, sku_hit, attribute_keys)
         if decision is not None:
             return decision
         route, score = (None, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -12,12 +13,12 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
-from agent.lexicon import catalogue_words
-from agent.planner import Plan, plan, plan_text
+from agent.lexicon import catalogue_words, variant_words
+from agent.planner import Plan, colour_of, plan, plan_text
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
 from vectorstore.query import Query
-from vectorstore.text import stem
+from vectorstore.text import fold, stem
 
 
 class TurnState(TypedDict, total=False):
@@ -102,12 +103,35 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         attribute_keys=snapshot.attribute_keys,
     )
     result.query = in_catalogue_words(result.query, snapshot)
+    focus = state.get("focus")
+    if focus and result.query and not result.references:
+        result.query = about_the_focus(result, focus)
     if result.variant_words and len(result.references) == 1:
         anchor = context.shop.catalog.index.items.get(int(result.references[0].get("id", 0)))
         other = await context.shop.variant(anchor, result.variant_words) if anchor else None
         if other is not None:
             result.references = [fact(other)]
     return result
+
+
+_ANOTHER_OF_KIND = re.compile(r"^(?:y |pues |vale |entonces )*(?:la|el|los|las) de (\w+(?: \w+)?)$")
+
+
+def about_the_focus(p: Plan, focus: ProductFact) -> str:
+    """Words that only make sense about the product talked about, completed with it.
+
+    "¿y en lata?", "¿lo hay en formato grande?", "¿y congeladas?" ask for that product in another version; "¿y la
+    de Cortes?" for the same kind of product from another brand.
+    """
+    words = p.query.split()
+    if all(w in variant_words() or w.isdigit() or colour_of(w) for w in words):
+        head = re.sub(r"\s+—.*$", "", str(focus.get("name", "")))
+        brand = fold(str(focus.get("brand") or ""))
+        return " ".join([*(w for w in fold(head).split() if w != brand), *words])
+    other = _ANOTHER_OF_KIND.match(p.folded.strip(" ,.?"))
+    if other and len(words) <= 2:
+        return f"{p.query} {fold(str(focus.get('subcategory') or focus.get('category') or ''))}".strip()
+    return p.query
 
 
 def in_catalogue_words(query: str, snapshot: Any) -> str:
