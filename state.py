@@ -138,4 +138,5 @@ class AgentState(InputState, total=False):
     cache_key: tuple[str, str]  # (standalone question, entity signature) of this turn
     query: str  # what the answering subgraph looked up (empty: do not cache)
     reply: str  # the text that goes out this turn
+    topic: dict[str, Any] | None  # what the last list was about ({"name": words, "subcategory": kind})
     offer: dict[str, Any] | None  # units the last reply offered ("¿te pongo las 3 que quedan?"), with its position

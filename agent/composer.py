@@ -15,7 +15,7 @@ from agent.language import euros, join, pick, stock_phrase, units
 from state import CartFact, ProductFact
 from tools.policies import PolicyAnswer
 
-MAX_LISTED = 5
+MAX_LISTED = 8
 
 
 def _line(i: int, p: ProductFact, *, reason: bool = False) -> str:
@@ -291,3 +291,9 @@ def policy(found: PolicyAnswer | None, contact: tuple[str, tuple[str, ...]] | No
              *passages, *ask]
         )  # fmt: skip
     return "\n".join(["No tengo información sobre eso en las condiciones de la tienda.", *ask]).strip()
+
+
+def also_in(others: Sequence[ProductFact]) -> str:
+    """The same product in its other sizes or packages, each with its price."""
+    lines = [f"- {p['name']}: {euros(p['price'])}, {stock_phrase(p['stock'])}" for p in others[:MAX_LISTED]]
+    return "\n".join(["También lo tenemos así:", *lines])

@@ -91,3 +91,29 @@ def respell(folded: str) -> str:
 def variant_words() -> frozenset[str]:
     """Words that only say which version ("lata", "grande", "congeladas"): data/lexicon/attributes.json."""
     return frozenset(str(w) for w in lexicon("attributes").get("variant_words", []))
+
+
+@lru_cache(maxsize=1)
+def _purposes() -> tuple[re.Pattern[str], dict[str, dict[str, Any]], re.Pattern[str]]:
+    data = lexicon("purposes")
+    table = {k: dict(v) for k, v in data.get("purposes", {}).items()}
+    keys = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    # "para correr", "para salir a trotar", "para la oficina", "para mi perro"; "running", "gaming" on their own
+    pattern = re.compile(rf"\bpa(?:ra)? (?:\w+ ){{0,3}}?({keys})\b|\b(running|gaming|camping|teletrabajo)\b")
+    return pattern, table, _phrases(list(data.get("gift", [])))
+
+
+def purpose_of(folded: str) -> tuple[str, list[str], str, bool] | None:
+    """(purpose, kinds that serve it, words that describe it, said as "para ...") of "algo para correr"."""
+    pattern, table, _ = _purposes()
+    match = pattern.search(folded)
+    if not match:
+        return None
+    key = match.group(1) or match.group(2)
+    entry = table.get(key) or {}
+    return key, [str(k) for k in entry.get("kinds", [])], str(entry.get("words", "")), bool(match.group(1))
+
+
+def is_gift(folded: str) -> bool:
+    """Whether the customer is buying a present ("un regalo para mi madre", "para regalarle")."""
+    return bool(_purposes()[2].search(folded))

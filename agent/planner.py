@@ -18,7 +18,7 @@ from typing import Any
 from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
-from agent.lexicon import kind_words, respell
+from agent.lexicon import is_gift, kind_words, purpose_of, respell
 from state import ProductFact
 from vectorstore.text import fold, stem, words
 
@@ -34,7 +34,8 @@ FILLER = [
     r"recomendacion(?:es)?", r"algo (?:parecido|similar) (?:a|al)", r"parecido(?:s)? (?:a|al)", r"similar(?:es)? (?:a|al)",
     r"alternativa(?:s)? (?:a|al)", r"que va bien con", r"que combina con", r"accesorios? (?:para|de)", r"complementos? (?:para|de)",
     r"compara(?:r)?", r"comparame", r"diferencia entre", r"caracteristicas de(?:l)?", r"ficha de(?:l)?", r"detalles de(?:l)?",
-    r"informacion (?:de|sobre)", r"(?:que )?(?:tamanos|formatos|presentaciones|versiones|modelos|variedades) (?:hay|teneis|tienen)?",
+    r"informacion (?:de|sobre)", r"sobre todo", r"(?:cual|que) (?:me|le|te) (?:va|iria|vendria|conviene) (?:mejor|bien)",
+    r"(?:me|le|te) (?:va|iria|vendria) (?:mejor|bien)", r"(?:que )?(?:tamanos|formatos|presentaciones|versiones|modelos|variedades) (?:hay|teneis|tienen)?",
     r"mas barat[oa]s?", r"mas econom?ic[oa]s?", r"mas car[oa]s?", r"por favor", r"porfa",
     r"gracias", r"hola", r"buen(?:a|o)s (?:tardes|noches|dias)", r"buen dia", r"buenas", r"oye", r"una pregunta", r"me interesa", r"me interesan", r"interesado en",
     r"(?:al|del|en el|el|mi) (?:carrito|cesta)", r"carrito", r"cesta", r"(?:anad|agreg|met|pon|quit|elimin|sac|borr)\w*",
@@ -62,9 +63,13 @@ _STOP = {
 
 _BUDGET_PATTERNS = [
     (re.compile(r"entre (\d+(?:[.,]\d{1,2})?) y (\d+(?:[.,]\d{1,2})?)"), "range"),
-    (re.compile(r"(?:menos de|por debajo de|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|que no pase de)"
+    (re.compile(r"(?:menos de|por debajo de|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|que no pase de|"
+                r"sin pasar(?:me|nos)? de|sin superar|no pasar de|que no supere|que no cueste mas de)"
                 r" (\d+(?:[.,]\d{1,2})?)"), "max"),
     (re.compile(r"(?:mas de|por encima de|minimo|desde|superior a|a partir de) (\d+(?:[.,]\d{1,2})?)"), "min"),
+    # "de unos 30 €", "sobre 50 euros", "alrededor de 100": about that much, so a little over is fine
+    (re.compile(r"(?:unos|unas|sobre|alrededor de|aproximadamente|aprox\.?|mas o menos|cerca de) (\d+(?:[.,]\d{1,2})?)"
+                r"(?=\s*(?:€|euros?|eur|pavos|lucas))"), "about"),
 ]  # fmt: skip
 _CURRENCY = r"\s*(?:€|euros?|eur|pavos|lucas)?"
 
@@ -114,6 +119,10 @@ class Plan:
     category: str | None = None  # a category named exactly: a search filter
     kind: str | None = None  # the kind of product meant, also by everyday word or plural ("la tele", "portátil")
     feature: dict[str, Any] | None = None  # a question about features (features.Feature as a dict)
+    purpose: str | None = None  # what it is for ("correr", "programar"): selects kinds, never a search word
+    purpose_kinds: list[str] = field(default_factory=list)  # the catalogue's kinds that serve the purpose
+    purpose_words: str = ""  # words that describe the purpose, to rank within those kinds
+    gift: bool = False  # a present for someone
 
     def names_only_a_version(self) -> bool:
         """Whether the product words only say which version ("en blanco", "de 256 GB"), not which product."""
@@ -153,6 +162,8 @@ def budget(folded: str) -> tuple[Decimal | None, Decimal | None, str]:
             low, high = sorted((_money(match.group(1)), _money(match.group(2))))
         elif kind == "max":
             high = _money(match.group(1))
+        elif kind == "about" and high is None:
+            high = (_money(match.group(1)) * Decimal("1.2")).quantize(Decimal("0.01"))
         else:
             low = _money(match.group(1))
         folded = folded[: match.start()] + " " + folded[match.end() :]
@@ -263,6 +274,13 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
         result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
     query = clean_query(rest)
+    purpose = purpose_of(folded)
+    result.gift = is_gift(folded)
+    if purpose is not None:
+        result.purpose, result.purpose_words = purpose[0], purpose[2]
+        result.purpose_kinds = [categories[k] for k in purpose[1] if categories and k in categories]
+        if result.purpose_kinds and purpose[3]:  # "para correr": the kind says it; the words stay out of the search
+            query = " ".join(w for w in query.split() if w != purpose[0] and w not in ("salir", "ir", "hacer"))
     feature = feature_of(folded, attribute_keys)
     if feature is not None:
         # "¿de cuántas pulgadas es?": the words asked about the product in focus, not for a search

@@ -14,7 +14,17 @@ from agent.features import per_unit_of, per_unit_text
 from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
+from agent.turn import (
+    TurnOutput,
+    TurnState,
+    answer,
+    context_of,
+    planned,
+    search_query,
+    topic_of,
+    turn_text,
+    two_step_graph,
+)
 from state import ProductFact
 from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold
@@ -156,6 +166,7 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         focus=(found[0] if mode in ("single", "extreme") and found else state.get("best") or state.get("focus")),
         facts=list(found),
         query=f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
+        **({"topic": topic} if mode == "list" and (topic := topic_of(p.query or p.category or "", found)) else {}),
     )
 
 

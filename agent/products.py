@@ -14,9 +14,20 @@ from agent.features import Feature, about_one, about_several
 from agent.language import euros
 from agent.planner import Plan, kind_word, only_kind_words
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
-from state import ProductFact
-from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
+from agent.turn import (
+    TurnOutput,
+    TurnState,
+    answer,
+    context_of,
+    planned,
+    search_query,
+    topic_of,
+    turn_text,
+    two_step_graph,
+)
+from state import ProductFact, SearchHit
+from tools.shop import ToolError, display_name, fact, unmatched_model_numbers, versions_of_top
+from vectorstore.text import fold
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -27,8 +38,46 @@ class ProductsState(TurnState, TurnOutput, total=False):
     missing: list[str]  # what was asked for and is not sold ("xbox"), said before any alternatives
     lead: ProductFact  # the product a list question named in full (becomes the focus)
     feature_draft: str  # the answer to a question about features
+    others: list[ProductFact]  # the same product in its other sizes or packages
     feature_focus: ProductFact | None
     alternatives: bool
+
+
+def with_namesakes(hits: list[Any], context: AgentContext, limit: int = 8) -> list[Any]:
+    """Products sold under one name in several sizes are listed together, all of them (up to `limit`)."""
+    out: list[Any] = []
+    ids: set[int] = set()
+    for hit in hits:
+        for item in [hit.item, *(n for n in context.shop.namesakes(hit.item) if n.id != hit.item.id)]:
+            if item.id not in ids and len(out) < max(limit, len(hits)):
+                ids.add(item.id)
+                out.append(
+                    hit if item is hit.item else SearchHit(item=item, score=hit.score, name_match=hit.name_match)
+                )
+    return out
+
+
+def within_kinds(hits: list[Any], p: Plan) -> list[Any]:
+    """The kinds that serve the purpose ("unos tenis para correr": running shoes), or the kind named."""
+    if not p.purpose_kinds or p.category:
+        return hits
+    kinds = {fold(k) for k in ([p.kind] if p.kind else p.purpose_kinds)}
+    inside = [h for h in hits if fold(h.item.subcategory) in kinds or fold(h.item.category) in kinds]
+    return inside or hits
+
+
+_HARD = re.compile(
+    r"\btalla \w+|\b(?:hombre|mujer|nino|nina|bebe|unisex|infantil)\b|\b\d+(?:[.,]\d+)? ?(?:gb|tb|pulgadas|\")"
+)
+
+
+def fitting_constraints(hits: list[Any], query: str) -> list[Any]:
+    """A size, a gender or a capacity the customer said ("talla 42 de hombre") leaves out what does not have it."""
+    wanted = [" ".join(m.split()) for m in _HARD.findall(fold(query))]
+    if not wanted or not hits:
+        return hits
+    fit = [h for h in hits if all(w in " ".join(fold(display_name(h.item)).split()) for w in wanted)]
+    return fit or hits
 
 
 def relevant(hits: list[Any]) -> list[Any]:
@@ -110,20 +159,23 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
             max_price=p.max_price, in_stock=not p.include_sold_out,
         )  # fmt: skip
         return {"found": [fact(i) for i in items[:5]], "detail": None, **({"lead": fact(items[0])} if items else {})}
-    words = p.query or (p.category or "")
+    words = p.query or (p.category or "") or p.purpose_words
     hits = await context.shop.search(
         search_query(context, turn_text(state), words),
         category=p.category,
         min_price=p.min_price,
         max_price=p.max_price,
         in_stock=p.in_stock,
-        limit=5,
+        limit=40 if p.purpose_kinds and not p.category else 5,
     )
+    hits = within_kinds(hits, p)[:5]
+    hits = fitting_constraints(hits, p.query)
     branded = [h for h in hits if "brand" in h.matched_by]
     if branded and not unmatched_model_numbers(p.query, [h.item for h in branded]):
         hits = branded  # "zapatillas Nike": Nike's, not every shoe that ranks near them
     if not p.category:  # within a category every product is the kind asked for, whatever its name says
         hits = relevant(hits)
+    hits = with_namesakes(hits, context)
     # Words no product uses, not even misspelt ("xbox", "huawei"): say so rather than pass other things off.
     snapshot = context.shop.catalog.index.snapshot()
     unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []
@@ -143,7 +195,8 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         # "¿tenéis el iPhone 15 de 128 GB negro?": one version of a model named in full is that product
         versions, fitting = versions_of_top(hits, p.query, context.shop.namesakes(hits[0].item))
         if len(versions) > 1 and len(fitting) == 1:
-            return {"detail": fact(fitting[0], description=True), "found": [fact(fitting[0])]}
+            others = [fact(v) for v in versions if v.id != fitting[0].id and context.shop.is_namesake(v, fitting[0])]
+            return {"detail": fact(fitting[0], description=True), "found": [fact(fitting[0])], "others": others}
     # "¿Tenéis el Kindle Paperwhite?": the list leads with the product named in full, and the talk is about it
     lead = hits[0] if hits and hits[0].name_match >= 0.999 and (len(hits) == 1 or hits[1].name_match < 0.999) else None
     return {"found": [fact(h.item) for h in hits], "detail": None, **({"lead": fact(lead.item)} if lead else {})}
@@ -172,7 +225,10 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         )
     if detail:
         draft = composer.details(detail, seed=seed)
-        facts: list[Any] = [detail]
+        others = state.get("others") or []
+        if others:  # "arvejas en lata": that one, and the same product in its other sizes
+            draft += "\n" + composer.also_in(others)
+        facts: list[Any] = [detail, *others]
         # Picked from the list by reference ("el segundo"): the list stays in play for "el último" next.
         shown = [] if p.references else [detail]
     elif state.get("missing") and not state.get("found"):
@@ -194,6 +250,7 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         focus=detail or (shown[0] if len(shown) == 1 else state.get("lead") or (None if shown else state.get("focus"))),
         facts=facts,
         query=f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
+        **({"topic": topic} if (topic := topic_of(p.query or p.category or "", shown)) else {}),
     )
 
 

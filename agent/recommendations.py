@@ -80,14 +80,34 @@ async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: P
         kind: Kind = "complement" if wants_complement else "similar"
         recs = await (shop.complements(anchor_item) if kind == "complement" else shop.similar(anchor_item))
         return {"kind": kind, "anchor": fact(anchor_item), "found": [fact(r.item, reason=r.reason) for r in recs]}
+    in_play = [shop.catalog.index.items[int(f["id"])] for f in state.get("products") or []
+               if int(f.get("id", 0)) in shop.catalog.index.items]  # fmt: skip
+    if p.purpose and len(in_play) >= 2 and re.search(r"\bcual(?:es)?\b", p.folded):
+        # "lo quiero para correr, ¿cuál me va mejor?": the one on the table that serves the purpose best
+        ranked = sorted(in_play, key=lambda i: -_serves(i, p))
+        why = f"el que mejor encaja para {p.purpose}"
+        return {"kind": "need", "anchor": None, "found": [fact(ranked[0], reason=why)]}
     # A need, not a product: search for it, in stock, with the reason being the need itself.
-    need = p.query or p.category or p.text
+    need = p.query or p.category or p.purpose_words or p.text
+    kinds = [p.kind] if p.kind else p.purpose_kinds
     hits = await shop.search(
         search_query(context, turn_text(state), need), category=p.category, max_price=p.max_price,
-        min_price=p.min_price, in_stock=True, limit=3,
+        min_price=p.min_price, in_stock=True, limit=40 if kinds else 3,
     )  # fmt: skip
-    reason = f"encaja con «{need}»" + (" y tu presupuesto" if p.max_price is not None else "")
+    if kinds:
+        folded_kinds = {fold(k) for k in kinds}
+        inside = [h for h in hits if fold(h.item.subcategory) in folded_kinds or fold(h.item.category) in folded_kinds]
+        hits = (inside or hits)[:3]
+    said = (p.purpose and f"para {p.purpose}") or need
+    reason = f"encaja con «{said}»" + (" y tu presupuesto" if p.max_price is not None else "")
     return {"kind": "need", "anchor": None, "found": [fact(h.item, reason=reason) for h in hits]}
+
+
+def _serves(item: Any, p: Plan) -> int:
+    """How well a product serves a purpose: its kind, then the purpose's words in its name and description."""
+    text = {stem(w) for w in fold(f"{item.name} {item.description} {item.subcategory}").split()}
+    kind = any(fold(k) == fold(item.subcategory) for k in p.purpose_kinds)
+    return 10 * kind + sum(stem(w) in text for w in p.purpose_words.split())
 
 
 async def _for_the_focus(shop: Any, anchor: Any, p: Plan) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage
@@ -31,6 +31,7 @@ class TurnState(TypedDict, total=False):
     routes: list[Route]
     cart: list[CartFact]
     offer: dict[str, Any] | None  # units offered by the last reply ("¿te pongo las 3 que quedan?")
+    topic: dict[str, Any] | None  # the last list's words and kind: {"name": "piña", "subcategory": "Fruta"}
     clause: str  # set by the orchestrator: the part of the message this subgraph answers
 
 
@@ -47,6 +48,15 @@ class TurnOutput(TypedDict, total=False):
     query: str
     cart: list[CartFact]
     offer: dict[str, Any] | None
+    topic: dict[str, Any] | None
+
+
+def topic_of(words: str, shown: list[ProductFact]) -> dict[str, Any] | None:
+    """What a list was about, for questions that lean on it later ("¿y la de Cortes?", "¿y en lata?")."""
+    if len(shown) < 2 or not words:
+        return None
+    kinds = [str(p.get("subcategory") or p.get("category") or "") for p in shown]
+    return {"name": words, "subcategory": max(set(kinds), key=kinds.count)}
 
 
 def answer(text: str, **updates: Any) -> dict[str, Any]:
@@ -103,9 +113,10 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         attribute_keys=snapshot.attribute_keys,
     )
     result.query = in_catalogue_words(result.query, snapshot)
-    focus = state.get("focus")
-    if focus and result.query and not result.references:
-        result.query = about_the_focus(result, focus)
+    # what the talk is about: the product in focus, or else the kind of the last list ("¿y en lata?" after pineapples)
+    about = state.get("focus") or state.get("topic")
+    if about and result.query and not result.references:
+        result.query = about_the_focus(result, about)
     if result.variant_words and len(result.references) == 1:
         anchor = context.shop.catalog.index.items.get(int(result.references[0].get("id", 0)))
         other = await context.shop.variant(anchor, result.variant_words) if anchor else None
@@ -117,7 +128,7 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
 _ANOTHER_OF_KIND = re.compile(r"^(?:y |pues |vale |entonces )*(?:la|el|los|las) de (\w+(?: \w+)?)$")
 
 
-def about_the_focus(p: Plan, focus: ProductFact) -> str:
+def about_the_focus(p: Plan, focus: Mapping[str, Any]) -> str:
     """Words that only make sense about the product talked about, completed with it.
 
     "¿y en lata?", "¿lo hay en formato grande?", "¿y congeladas?" ask for that product in another version; "¿y la

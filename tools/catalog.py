@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from data import crud
 from data.db import create_engine, session_factory
+from data.lexicon import load as load_lexicon
 from data.models import Product, ProductPublic
 from settings import Settings
 from state import SearchFilters, SearchHit
@@ -106,7 +107,9 @@ class CatalogService:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.embedder = embedder or build_embedder(settings)
         self.store = ProductVectorStore(self.embedder, Path(settings.resolved_index_dir))
-        self.index = CatalogueIndex(self.store, HybridWeights(semantic=settings.search_semantic_weight))
+        # Size and package columns (data/lexicon/attributes.json `label_keys`) are shown after every name.
+        labels = load_lexicon("attributes", settings.resolved_lexicon_dir).get("label_keys", [])
+        self.index = CatalogueIndex(self.store, HybridWeights(semantic=settings.search_semantic_weight), labels)
         self._sync_lock = asyncio.Lock()
         self._revision_reader = SQLiteRevisionReader.for_url(self.engine.url)
         self._loaded = False

@@ -253,6 +253,10 @@ class Shop:
             report.alternatives = await self.alternatives(item)
         return report
 
+    def is_namesake(self, a: CatalogueItem, b: CatalogueItem) -> bool:
+        """Whether two products are sold under exactly the same name."""
+        return fold(a.name).split() == fold(b.name).split()
+
     def namesakes(self, item: CatalogueItem) -> list[CatalogueItem]:
         """Every product sold under exactly this name (sizes, packages), itself included."""
         return namesakes_of(self.catalog.index.snapshot(), item)

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -43,6 +43,7 @@ class HybridWeights:
     trigram: float = 0.35  # share of the character-trigram BM25 inside the keyword score
     name: float = 0.2  # bonus for the share of the query's terms found in the product's name
     full_name: float = 0.2  # extra bonus when the name holds every term (the exact model and version asked for)
+    said_name: float = 0.1  # bonus for the share of the name's own terms the query says ("piña" -> "Piña" first)
     k1: float = 0.9
     b: float = 0.4
 
@@ -200,10 +201,17 @@ def namesakes_of(snapshot: _Snapshot, item: CatalogueItem) -> list[CatalogueItem
             if fold(snapshot.items[r].name).split() == fold(item.name).split()]  # fmt: skip
 
 
+def _own_label(item: CatalogueItem, label_keys: Sequence[str]) -> str:
+    """The size or package of a product whose name does not say it ("Guisantes Hacendado ultracongelados" -> 1 kg)."""
+    name = fold(item.name)
+    values = [str((item.attributes or {}).get(k) or "").strip() for k in label_keys]
+    return ", ".join(dict.fromkeys(v for v in values if v and fold(v) not in name))
+
+
 _NOT_A_VARIANT = re.compile(r"price|precio|date|fecha|categor|_l\d", re.IGNORECASE)
 
 
-def label_namesakes(items: Iterable[CatalogueItem]) -> None:
+def label_namesakes(items: Iterable[CatalogueItem], label_keys: Sequence[str] = ()) -> None:
     """Give products that share a name the attribute values that tell them apart ("Garrafa, 5 L" / "Botella, 1 L").
 
     A real catalogue sells one name in several sizes and packages; every answer must say which is which. The
@@ -216,7 +224,7 @@ def label_namesakes(items: Iterable[CatalogueItem]) -> None:
         if not hasattr(group[0], "variant"):
             continue
         if len(group) == 1:
-            group[0].variant = ""
+            group[0].variant = _own_label(group[0], label_keys)
             continue
         keys = [
             k
@@ -242,9 +250,12 @@ class CatalogueIndex:
     revision whole, never half of each, and never waits for embeddings.
     """
 
-    def __init__(self, store: ProductVectorStore, weights: HybridWeights | None = None) -> None:
+    def __init__(
+        self, store: ProductVectorStore, weights: HybridWeights | None = None, label_keys: Iterable[str] = ()
+    ) -> None:
         self.store = store
         self.weights = weights or HybridWeights()
+        self.label_keys = tuple(label_keys)  # size/package attributes shown after every name that lacks them
         self.items: dict[int, CatalogueItem] = {}
         self.revision = 0
         self._snapshot: _Snapshot | None = None
@@ -333,7 +344,7 @@ class CatalogueIndex:
 
     def _build(self, current: dict[int, CatalogueItem]) -> _Snapshot:
         items = sorted(current.values(), key=lambda i: i.id)
-        label_namesakes(items)
+        label_namesakes(items, self.label_keys)
         ids = np.fromiter((i.id for i in items), dtype=np.int64, count=len(items))
         word_docs, tri_docs, name_docs, head_docs = [], [], [], []
         for item in items:
@@ -488,6 +499,8 @@ class CatalogueIndex:
         if mode == "hybrid":
             fused = w.semantic * _minmax(semantic) + (1 - w.semantic) * keyword
             fused = fused + w.name * coverage + w.full_name * (coverage >= 0.999)
+            if w.said_name:
+                fused = fused + w.said_name * restrict(snap.name_index.covered(query.stems)) * (coverage > 0)
         elif mode == "keyword":
             fused = keyword.copy()
         else:

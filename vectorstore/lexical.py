@@ -39,6 +39,7 @@ class BM25Index:
             (weights.astype(np.float32), (row_idx, np.asarray(cols, dtype=np.int64))),
             shape=(self.size, len(self.vocabulary)),
         )
+        self.distinct = np.maximum(np.diff(sparse.csr_matrix(self.matrix).indptr), 1).astype(np.float32)
         df = np.diff(self.matrix.indptr).astype(np.float64)
         self.idf = np.log1p((self.size - df + 0.5) / (df + 0.5)).astype(np.float32)
 
@@ -58,6 +59,14 @@ class BM25Index:
             return np.zeros(self.size, dtype=np.float32)
         present = (self.matrix[:, columns] > 0).sum(axis=1)
         return (np.asarray(present, dtype=np.float32).ravel() / len(terms)).astype(np.float32)
+
+    def covered(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """Share of each document's distinct terms the query contains: "piña entera" says all of "Piña"."""
+        columns = sorted({self.vocabulary[t] for t in set(query_tokens) if t in self.vocabulary})
+        if not columns or self.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        present = np.asarray((self.matrix[:, columns] > 0).sum(axis=1), dtype=np.float32).ravel()
+        return (present / self.distinct).astype(np.float32)
 
     def matched(self, query_tokens: Sequence[str], row: int) -> list[str]:
         """Which of the query's terms occur in document `row` (for "what matched" in results)."""
