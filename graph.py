@@ -33,7 +33,8 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     """Tiered routing; the embedding of the message is only computed when the rules abstain."""
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
-    if open_offer(state) and accepts(text):  # "sí" to "¿te pongo las 3 que quedan?" / "¿tramito el pedido?"
+    offer = open_offer(state)
+    if offer and accepts(text, offer):  # "sí" to "¿te pongo las 3 que quedan?" or to "¿tramito el pedido?"
         return {"routes": ["orders"], "cache": "skip"}
     catalog = context.shop.catalog
     await catalog.ensure_fresh()

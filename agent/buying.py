@@ -97,16 +97,36 @@ _PURPOSE = re.compile(r"\bpa(?:ra)? [a-z]+(?:ar|er|ir)\b.*$")  # "un UNO para ju
 
 def wanted(folded: str) -> list[Wanted]:
     """The things a buying message asks for, in order, each with its count."""
+    found = _wanted(folded, choice_too=False)
+    if found and all(w.words in ("", "eso") for w in found):
+        # "Me gustan las blancas. ¿Cuántas te quedan? Agrégame un par": the choice was said in another sentence
+        described = _wanted(folded, choice_too=True)
+        if described and any(w.words not in ("", "eso") for w in described):
+            count = next((w.count for w in found if w.count), None)
+            return [Wanted(w.words, count or w.count) for w in described if w.words not in ("", "eso")]
+    return found
+
+
+_CHOOSING = re.compile(r"\b(?:me gustan?|me encantan?|prefiero|me quedo con|me decido por|mejor)\b")
+
+
+def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
     # Sentences: a question ("¿cuántas te quedan?") or a remark is not part of the purchase, unless nothing else is.
     sentences = [s.strip() for s in re.split(r"[?¿!¡]|\.(?:\s|$)", folded) if s.strip()]
-    buying = [s for s in sentences if HAS_BUY.search(s) and not re.search(r"\bno\b", s)] or sentences
+    if choice_too:
+        asked = {m.group(0).strip(" ¿?") for m in re.finditer(r"[^?¿.!¡]*\?", folded)}
+        chosen = [s for s in sentences if _CHOOSING.search(s) and s not in asked]
+        sentences = chosen or sentences
+        buying = sentences
+    else:
+        buying = [s for s in sentences if HAS_BUY.search(s) and not re.search(r"\bno\b", s)] or sentences
     # "añádelo y una Nivea": "eso" (the product in focus) and a Nivea
     buying = [ENCLITIC.sub(" , eso , ", _REMARK.sub("", s)) for s in buying]
     parts = [re.split(r"\bcuant[oa]s?\b|\bque (?:precio|valor)\b", s)[0] for s in buying if not CHECKOUT.match(s)]
     parts = [CHECKOUT.split(p)[0] for p in parts]
     body = " , ".join(p for p in parts if p.strip() and not re.fullmatch(r"\W*(?:el |del |en )?total\W*", p))
     body = _TOTAL.sub(" ", body)
-    body = _interjections().sub(" ", _NOT_WANTED.sub(" ", body))
+    body = _interjections().sub(" ", _NOT_WANTED.sub(" ", _CHOOSING.sub(" ", body)))
     out: list[Wanted] = []
     for raw in _SPLIT.split(body):
         part = _PURPOSE.sub("", _ASIDE.sub("", " ".join(raw.split()))).strip(" ,")
@@ -119,7 +139,11 @@ def wanted(folded: str) -> list[Wanted]:
         match = _COUNT.match(part)
         if match:
             count = count_of(match.group(1))
-            part = _CONTAINER.sub("", part[match.end() :].strip())
+            rest = part[match.end() :].strip()
+            part = _CONTAINER.sub("", rest)
+            container = _CONTAINER.match(rest)
+            if container and re.fullmatch(r"(?:de )?(?:esos|esas|estos|estas|ese|esa|los|las)?", part):
+                part = container.group(0).split()[0]  # "dos botes de esos": the cans among those shown
         part = re.sub(r"^(?:de|del|de la|de los|de las)\s+", "", part).strip()
         if count in (2,) and match and match.group(1) in ("un par", "par") and not part:
             count = 1  # "agrégame un par" (of the shoes in focus): one pair

@@ -167,6 +167,7 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     `catalogue_keys` are the catalogue's own attribute names ("drop", "potencia"): asking for one by its name
     is a feature question even when the vocabulary file does not list it.
     """
+    folded = " ".join(re.sub(r"[¿?¡!.,;:]", " ", folded).split())
     if _SEARCHING.search(folded) or not _ASKING.search(folded) or _OTHER_QUESTION.search(folded):
         return None
     phrases, adjectives, more, less = _vocabulary()
@@ -442,3 +443,17 @@ def per_unit_text(items: list[CatalogueItem], dimension: str) -> tuple[str, Cata
     head = f"Sale más a cuenta {display_name(rows[0][0])}: {euros(rows[0][1])} por {unit}."
     tail = [f"De {', '.join(missing[:3])} no tengo el contenido."] if missing else []
     return "\n".join([head, *lines, *tail]), rows[0][0]
+
+
+def differences(a: CatalogueItem, b: CatalogueItem) -> str:
+    """What sets two products apart, attribute by attribute (the shared ones are left out)."""
+    first, second = (a.attributes or {}), (b.attributes or {})
+    keys = [k for k in dict.fromkeys([*first, *second]) if not _PRIVATE_KEY.search(str(k))]
+    rows = [
+        f"- {label(fold(str(k)))}: {first.get(k, 'sin dato')} / {second.get(k, 'sin dato')}"
+        for k in keys
+        if str(first.get(k, "")) != str(second.get(k, ""))
+    ]
+    if not rows:
+        return "En la ficha no hay otras diferencias entre los dos."
+    return "\n".join([f"En qué se diferencian ({display_name(a)} / {display_name(b)}):", *rows[:8]])

@@ -88,10 +88,21 @@ _ACCEPT = re.compile(
 )
 
 
-def accepts(text: str) -> bool:
-    """The whole message says yes to the last reply's offer: "sí", "vale, adelante", "ponme esas", "dale"."""
+def accepts(text: str, offer: dict[str, Any] | None = None) -> bool:
+    """The whole message says yes to the last reply's offer: "sí", "vale, adelante", "ponme esas", "dale".
+
+    An offer of units is also taken by saying how many: "pues las 3" after "¿te pongo las 3 que quedan?".
+    """
     folded = " ".join(re.sub(r"[¡!.,]", " ", fold(text)).split())
-    return "?" not in folded and "no" not in folded.split() and bool(_ACCEPT.fullmatch(folded))
+    if "?" in folded or "no" in folded.split():
+        return False
+    if offer and offer.get("kind") == "units":
+        said = re.fullmatch(
+            r"(?:\w+ ){0,3}?(?:las|los|esas|esos)? ?(\d+|dos|tres|cuatro|cinco|seis)(?: que quedan)?", folded
+        )
+        if said and number_from_words(said.group(1)) == int(offer.get("quantity", 0)):
+            return True
+    return bool(_ACCEPT.fullmatch(folded))
 
 
 def buys_something(p: Plan) -> bool:
@@ -124,7 +135,7 @@ def action_of(p: Plan) -> Action:
 async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     p = await read_turn(state, context_of(runtime))
     offer = open_offer(state)
-    if offer and accepts(p.text):
+    if offer and accepts(p.text, offer):
         return {"plan": p.dump(), "action": "accept" if offer.get("kind") == "units" else "checkout", "offer": offer}
     action = action_of(p)
     return {"plan": p.dump(), "action": action, "checkout_after": action == "add" and buying.then_checkout(p.folded)}
@@ -214,7 +225,12 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
             )
         else:
             found.append((match.id, count))
-    return found, problems
+    merged: list[tuple[int, int]] = []
+    for pid, count in found:  # "una de la fresca, la tarrina de 200 ml": one thing, said twice
+        if merged and merged[-1][0] == pid:
+            continue
+        merged.append((pid, count))
+    return merged, problems
 
 
 def _refer(

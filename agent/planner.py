@@ -35,7 +35,8 @@ FILLER = [
     r"alternativa(?:s)? (?:a|al)", r"que va bien con", r"que combina con", r"accesorios? (?:para|de)", r"complementos? (?:para|de)",
     r"compara(?:r)?", r"comparame", r"diferencia entre", r"caracteristicas de(?:l)?", r"ficha de(?:l)?", r"detalles de(?:l)?",
     r"informacion (?:de|sobre)", r"sobre todo", r"(?:cual|que) (?:me|le|te) (?:va|iria|vendria|conviene) (?:mejor|bien)",
-    r"(?:me|le|te) (?:va|iria|vendria) (?:mejor|bien)", r"(?:que )?(?:tamanos|formatos|presentaciones|versiones|modelos|variedades) (?:hay|teneis|tienen)?",
+    r"(?:me|le|te) (?:va|iria|vendria) (?:mejor|bien)", r"que (?:tengas|tengan|tengais|tenes|haya)",
+    r"(?:que )?(?:tamanos|formatos|presentaciones|versiones|modelos|variedades) (?:hay|teneis|tienen)?",
     r"mas barat[oa]s?", r"mas econom?ic[oa]s?", r"mas car[oa]s?", r"por favor", r"porfa",
     r"gracias", r"hola", r"buen(?:a|o)s (?:tardes|noches|dias)", r"buen dia", r"buenas", r"oye", r"una pregunta", r"me interesa", r"me interesan", r"interesado en",
     r"(?:al|del|en el|el|mi) (?:carrito|cesta)", r"carrito", r"cesta", r"(?:anad|agreg|met|pon|quit|elimin|sac|borr)\w*",
@@ -106,6 +107,7 @@ class Plan:
     folded: str
     query: str  # product words left after removing intent phrases
     references: list[ProductFact] = field(default_factory=list)  # products named by reference
+    candidates: list[ProductFact] = field(default_factory=list)  # several shown fit the description said
     is_reference: bool = False  # the message leans on earlier answers
     variant_words: list[str] = field(default_factory=list)  # "en negro", "de 256 gb"
     quantity: int = 1
@@ -302,6 +304,13 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     if not result.references and products and query:
         result.references = named_in_play(query, products)
         result.is_reference = result.is_reference or bool(result.references)
+        if not result.references:
+            # "¿cuánto sale la con sal?" when two of those shown are "con sal": both, said apart
+            phrase = references.read(query)
+            fitting = [p for p in products if not phrase.empty() and references.fits(phrase, p)]
+            if 1 < len(fitting) < len(products):
+                result.candidates = fitting
+                result.is_reference = True
     if not result.references and seen and query and (demonstrative or _PICK.search(folded)):
         # "me quedo con la Spigen, añádela": the Spigen shown earlier in the conversation, the latest one
         result.references = named_in_play(query, seen, latest=True)

@@ -10,15 +10,17 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.features import per_unit_of, per_unit_text
+from agent.features import differences, per_unit_of, per_unit_text
 from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
+from agent.references import PLAIN, plainness
 from agent.respond import respond
 from agent.turn import (
     TurnOutput,
     TurnState,
     answer,
     context_of,
+    in_catalogue_words,
     planned,
     search_query,
     topic_of,
@@ -26,7 +28,7 @@ from agent.turn import (
     two_step_graph,
 )
 from state import ProductFact
-from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
+from tools.shop import ToolError, fact, model_words, unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold
 
 Mode = Literal["single", "variants", "compare", "extreme", "list", "per_unit", "none"]
@@ -41,12 +43,21 @@ class PricesState(TurnState, TurnOutput, total=False):
     best: ProductFact | None
 
 
+_COMPARE_WORDS = frozenset(
+    ["diferencia", "diferencias", "tiene", "tienen", "hay", "comparado", "comparada", "comparar", "compara", "cual"]
+)
+_THIS_ONE = re.compile(r"\b(?:ese|esa|este|esta|eso|esto|el mio|la mia|el que tengo)\b")
+
+
 def _compare_parts(p: Plan) -> list[str]:
-    """Product names being compared: «compara el galaxy s24 con el iphone 15» -> both names."""
+    """Product names being compared: «compara el galaxy s24 con el iphone 15» -> both names ("ese": the focus)."""
     if not re.search(r"\bcompar|\bdiferencia|\bvs\b|\bfrente a\b|\bo (?:el|la|los|las)\b", p.folded):
         return []
     parts = re.split(r"\bcon\b|\by\b|\bvs\.?\b|\bfrente a\b|\bo\b|,", p.folded)
-    names = [clean_query(part) for part in parts]
+    names = []
+    for part in parts:
+        words = " ".join(w for w in clean_query(part).split() if w not in _COMPARE_WORDS)
+        names.append("ese" if _THIS_ONE.search(part) and not words else words)
     return [n for n in names if n]
 
 
@@ -59,12 +70,23 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     parts = _compare_parts(p)
     if len(parts) >= 2:
         items = []
+        focus = state.get("focus") or next(iter(state.get("products") or []), None)
         for part in parts:
+            if part == "ese" and focus:
+                items.append(await shop.resolve(focus["id"]))
+                continue
+            words = " ".join(w for w in part.split() if w not in PLAIN)  # "el iPhone 15 normal": the plain one
             try:
-                items.append(await shop.resolve(part))
+                found = await shop.resolve(in_catalogue_words(words, shop.catalog.index.snapshot()) or part)
             except ToolError:
                 continue
-        if len(items) >= 2:
+            if words != part:
+                versions = [
+                    v for v in shop.catalog.index.items.values() if model_words(v)[:2] == model_words(found)[:2]
+                ]
+                found = min(versions or [found], key=lambda v: (plainness(v.name), v.price, v.id))
+            items.append(found)
+        if len(items) >= 2 and len({i.id for i in items}) >= 2:
             return {"mode": "compare", "found": [fact(i) for i in await shop.compare([i.id for i in items])]}
     dimension = per_unit_of(p.folded)
     in_play = [shop.catalog.index.items[int(f["id"])] for f in state.get("products") or []
@@ -75,6 +97,11 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
         text, best = per_unit_text(items, dimension)
         return {"mode": "per_unit", "found": [fact(i) for i in items], "per_unit": text,
                 "best": fact(best) if best else None}  # fmt: skip
+    if p.candidates and not p.references and not (p.cheapest or p.dearest):
+        items = [
+            shop.catalog.index.items[int(c["id"])] for c in p.candidates if int(c["id"]) in shop.catalog.index.items
+        ]
+        return {"mode": "variants", "found": [fact(i) for i in sorted(items, key=lambda i: (i.price, i.id))]}
     if (p.cheapest or p.dearest) and not p.references:
         words = p.query or (p.kind or "")
         items = await shop.extreme(
@@ -148,6 +175,9 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = composer.price_variants(found, seed=seed)
     elif mode == "compare":
         draft = composer.price_compare(found, seed=seed)
+        items = [context.shop.catalog.index.items.get(int(f["id"])) for f in found[:2]]
+        if len(found) == 2 and all(items):  # "¿qué diferencia hay entre los dos?": also what sets them apart
+            draft += "\n" + differences(items[0], items[1])  # type: ignore[arg-type]
     elif mode == "per_unit":
         draft = state.get("per_unit", "")
     elif mode == "extreme":

@@ -27,7 +27,7 @@ from agent.turn import (
 )
 from state import ProductFact, SearchHit
 from tools.shop import ToolError, display_name, fact, unmatched_model_numbers, versions_of_top
-from vectorstore.text import fold
+from vectorstore.text import fold, stem
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -142,10 +142,33 @@ async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -
     }
 
 
+def which_of_these(state: ProductsState, context: AgentContext, p: Plan) -> dict[str, Any] | None:
+    """ "¿Cuál anda sobre vidrio?": the product on the table whose description speaks of it, with that sentence."""
+    items = context.shop.catalog.index.items
+    in_play = [items[int(f["id"])] for f in state.get("products") or [] if int(f.get("id", 0)) in items]
+    wanted = {stem(w) for w in p.query.split() if len(w) > 2}
+    if not re.match(r"^(?:y |pero |vale )?cual(?:es)?\b", p.folded) or len(in_play) < 2 or not wanted:
+        return None
+    scored = []
+    for item in in_play:
+        sentences = re.split(r"(?<=[.!?])\s+", item.description or "")
+        hits = [s for s in sentences if wanted & {stem(w) for w in fold(s).split()}]
+        scored.append((len(hits), item, hits))
+    scored.sort(key=lambda s: -s[0])
+    if not scored[0][0]:
+        return {"feature_draft": "No tengo ese dato de ninguno de ellos en la ficha.", "found": []}
+    _, item, hits = scored[0]
+    text = f"De esos, {display_name(item)} ({euros(item.price)}): {' '.join(hits[:2])}"
+    return {"feature_draft": text, "found": [], "feature_focus": fact(item)}
+
+
 async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
     if p.feature:
         return await feature_answer(state, context, p)
+    which = which_of_these(state, context, p)
+    if which is not None:
+        return which
     if len(p.references) == 1 and (not p.query or p.names_only_a_version()):
         try:
             item = await context.shop.details(p.references[0]["id"])
@@ -186,7 +209,9 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         return {"found": [fact(h.item) for h in hits], "detail": None, "missing": unknown, "alternatives": True}
     if hits and unmatched_model_numbers(p.query, [hits[0].item]) and hits[0].name_match < 0.999:
         missing_models = [p.query]
-        return {"found": [fact(h.item) for h in hits], "detail": None, "missing": missing_models, "alternatives": True}
+        # "¿tenéis el iPhone 15 Pro Max?": not as such; the closest leads, and "ese" next means it
+        return {"found": [fact(h.item) for h in hits], "detail": None, "missing": missing_models, "alternatives": True,
+                "lead": fact(hits[0].item)}  # fmt: skip
     # One clear match asked for by name ("características del Kindle Paperwhite") reads as its details.
     clear = hits and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25 or hits[0].name_match >= 0.999)
     if hits and p.details and clear:

@@ -181,8 +181,9 @@ def _size(product: ProductFact) -> Decimal:
     return found[-1][1] if found else Decimal(0)
 
 
-def _plainness(product: ProductFact) -> int:
-    return sum(1 for w in words(product.get("name", "")) if w in UPGRADES)
+def plainness(name: str) -> int:
+    """How many "Pro", "Max", "Ultra"... a name carries (the plain model has none)."""
+    return sum(1 for w in words(name) if w in UPGRADES)
 
 
 def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
@@ -197,8 +198,8 @@ def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
         ordered = sorted(fitting, key=price, reverse=phrase.dear)
         return ordered[:2] if phrase.plural and len(ordered) > 2 else ordered[:1]
     if phrase.plain:
-        least = min(_plainness(c) for c in fitting)
-        fitting = [c for c in fitting if _plainness(c) == least]
+        least = min(plainness(c.get("name", "")) for c in fitting)
+        fitting = [c for c in fitting if plainness(c.get("name", "")) == least]
     if phrase.big or phrase.small:
         return [max(fitting, key=_size) if phrase.big else min(fitting, key=_size)]
     if phrase.plural or len(fitting) == 1:

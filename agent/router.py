@@ -92,7 +92,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bvale la pena\b|\bopinas?\b|\bideal para\b|\bpor donde empiezo\b|\bque necesito\b"
     ),
     "products": re.compile(
-        r"\bbusc|\bnecesit\w* (?:un|una|unos|unas|\d+|algo|comprar)\b|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
+        r"\bbusc|\bnecesit\w* (?:un|una|unos|unas|\d+|algo|comprar)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
         r"\bmuestr|\bmostr|\bensen|\benseñ|\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|"
         r"\binformacion (?:de|sobre)\b|\bcomo es\b|\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|"
         r"\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|"
@@ -127,6 +127,8 @@ COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation"
 EXPLICIT_PRICE = re.compile(
     r"\bprecio|\b(?:a|en|por) cuanto\b|\bcuest[ae]n?\b|\bvalen?\b|\beuros?\b|€|\bbarat|\bcar[oa]s?\b"
 )
+# "…, la más barata que tengas": which one of what the clause before asks for, not another question
+SUPERLATIVE_ONLY = re.compile(r"^(?:y )?(?:el|la|los|las|lo)? ?mas (?:barat|econom|car)\w*(?: (?:que|de) .*)?$")
 # "…, ¿qué hay?", "…, ¿qué tenéis?": the question of the clause before it, not another one
 OPEN_QUESTION = re.compile(
     r"^(?:y )?(?:que|cuales?) (?:hay|teneis|tienen|tenes|tienes|me ofreces|ofreceis|opciones hay)$"
@@ -210,6 +212,7 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
             or PAYING_WITH.match(clause)
             or (out[-1][1] == "orders" and buying.total_only(clause))
             or OPEN_QUESTION.match(clause)
+            or SUPERLATIVE_ONLY.match(clause)
         )
         found = None if aside else main_intent(intents_in(clause, attribute_keys), clause)
         if found == "prices" and out and out[-1][1] == "orders" and buying.asks_total(clause):
@@ -230,7 +233,7 @@ def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
         return "orders"  # "tramita el pedido, que pago con PayPal": the order, not the payment methods
     if per_unit_of(folded):
         return "prices"  # "¿cuál conviene más por kilo?": a price question, though it says "conviene"
-    if "products" in found and feature_of(folded) and not EXPLICIT_PRICE.search(folded):
+    if "products" in found and "policy" not in found and feature_of(folded) and not EXPLICIT_PRICE.search(folded):
         return "products"  # "¿y de cuánto es el paquete?": about the product, though it says "cuánto es"
     # "¿cuánto cuesta el envío?", "¿puedo pagar con Bizum?": about the shop, though they say "cuesta" or "pagar"
     order: tuple[Intent, ...] = ("policy", "orders", "recommendations", "prices", "inventory", "products")
