@@ -44,6 +44,9 @@ def asks_policy(folded: str) -> bool:
 @lru_cache(maxsize=1)
 def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
     table: dict[str, list[str]] = {k: list(v) for k, v in lexicon("synonyms").get("words", {}).items()}
+    for phrase in [k for k in table if " " in k]:  # queries lose their "de": "crema de leche" is "crema leche" too
+        short = " ".join(w for w in phrase.split() if w not in ("de", "del", "la", "el", "para", "con"))
+        table.setdefault(short, table[phrase])
     plurals = [f"{w}es" if w.endswith(("l", "n", "r", "d", "z")) else f"{w}s" for w in table if " " not in w]
     return _phrases([*table, *(p for p in plurals if p not in table)]), table
 

@@ -7,6 +7,7 @@ transaction (data.orders.place_order), at the total the customer saw.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal
 from typing import Any, Literal
@@ -19,15 +20,16 @@ from langgraph.types import interrupt
 from agent import buying, composer
 from agent.context import AgentContext, turn_seed
 from agent.language import number_from_words
-from agent.planner import Plan, clean_query, named_in_play, ordinal_refs
+from agent.lexicon import variant_words
+from agent.planner import Plan, clean_query, colour_of, named_in_play, ordinal_refs
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
 from data.orders import OutOfStockError
 from state import CartFact, ProductFact
 from tools.shop import ToolError, cart_facts, fact, thread_id_of
-from vectorstore.text import fold
+from vectorstore.text import fold, stem
 
-Action = Literal["add", "accept", "remove", "show", "checkout", "clear"]
+Action = Literal["add", "accept", "set", "remove", "show", "checkout", "clear"]
 
 CHECKOUT = re.compile(
     r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar) (?:el |mi |la )?(?:pedido|compra)\b|"
@@ -70,6 +72,7 @@ class OrdersState(TurnState, TurnOutput, total=False):
     problems: list[str]  # why some of them could not be added
     checkout_after: bool  # "añade eso y tramita el pedido"
     new_offer: dict[str, Any] | None  # made this turn: "¿te pongo las 3 que quedan?" {"id", "quantity"}
+    removed: ProductFact | None  # taken out of the cart in a turn that also buys
 
 
 def open_offer(state: Any) -> dict[str, Any] | None:
@@ -114,9 +117,15 @@ def buys_something(p: Plan) -> bool:
     return bool(bought) and any(w.words or w.count for w in buying.wanted(folded))
 
 
-def action_of(p: Plan) -> Action:
+def action_of(p: Plan, in_cart: bool = False) -> Action:
     if CLEAR.search(p.folded):
         return "clear"
+    if (
+        in_cart
+        and _SET_UNITS.search(p.folded)
+        and re.search(r"\b(?:mejor|solo|solamente|nada mas|que sean?)\b", p.folded)
+    ):
+        return "set"
     if buys_something(p) and not REMOVE.search(p.folded):
         return "add"  # "me llevo la Switch y dos mandos, ¿cuánto sale todo?"
     if (CHECKOUT.search(p.folded) or buying.then_checkout(p.folded)) and not buys_something(p):
@@ -137,7 +146,7 @@ async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict
     offer = open_offer(state)
     if offer and accepts(p.text, offer):
         return {"plan": p.dump(), "action": "accept" if offer.get("kind") == "units" else "checkout", "offer": offer}
-    action = action_of(p)
+    action = action_of(p, in_cart=bool(state.get("cart")))
     return {"plan": p.dump(), "action": action, "checkout_after": action == "add" and buying.then_checkout(p.folded)}
 
 
@@ -155,6 +164,20 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
         if action == "add":
             found, problems = await _to_add(state, context, p)
             return await _add_all(shop, thread_id, found, problems)
+        if action == "set":  # "mejor solo una botella": that line, with that many units
+            return await _set_units(shop, thread_id, p)
+        if action == "remove" and buying.HAS_BUY.search(_after_removal(p.folded)):
+            # "quita la Hellmann's y pon dos de la Hacendado": take one out, then buy the rest
+            removal, purchase = _split_removal(p.folded)
+            gone = clean_query(removal) or (p.references[0]["id"] if p.references else "")
+            removed = None
+            with contextlib.suppress(ToolError):
+                removed, _ = await shop.remove_from_cart(thread_id, gone, None)
+            found, problems = await _to_add(
+                state, context, Plan.load({**p.dump(), "folded": purchase, "text": purchase})
+            )
+            out = await _add_all(shop, thread_id, found, problems)
+            return {**out, "action": "add", "removed": fact(removed) if removed else None}
         if action == "remove":
             target: Any = p.references[0]["id"] if p.references else (p.query or "")
             # "quita una bolsa de briquetas" takes one off; "quita las briquetas" takes the line away
@@ -172,6 +195,46 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
         return {"lines": cart_facts(cart), "total": str(cart.total)}
     except ToolError as exc:
         return {"error": str(exc)}
+
+
+_SET_UNITS = re.compile(
+    r"\b(?:mejor|solo|solamente|nada mas|deja(?:me)?|pon(?:me)?|cambia(?:lo|la)? a|que sean?)\s+(?:solo\s+)?"
+    r"(una|un|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|\d{1,2})\b(?:\s+(?:de\s+)?(.+))?$"
+)
+
+
+def _after_removal(folded: str) -> str:
+    return _split_removal(folded)[1]
+
+
+def _split_removal(folded: str) -> tuple[str, str]:
+    """("quita la hellmann's", "pon dos de la hacendado en bote") from one message that does both."""
+    parts = re.split(r"\s*(?:,|\by\b)\s*(?=(?:\w+ )?(?:" + "|".join(buying.BUY_VERBS) + r")\b)", folded, maxsplit=1)
+    removal = re.sub(r"^.*?\b(?:quit|elimin|sac|borr|retir)\w*\s*", "", parts[0])
+    return removal, parts[1] if len(parts) > 1 else ""
+
+
+async def _set_units(shop: Any, thread_id: str, p: Plan) -> dict[str, Any]:
+    """Leave a cart line with the units said ("mejor solo una botella", "que sean dos")."""
+    cart = await shop.cart(thread_id)
+    said = _SET_UNITS.search(p.folded)
+    if said is None or not cart.items:
+        raise ToolError("¿Cuántas unidades quieres dejar y de qué producto?")
+    units = number_from_words(said.group(1)) or 1
+    words = {stem(w) for w in clean_query(said.group(2) or "").split()}
+    lines = [i for i in cart.items if words and words & {stem(w) for w in fold(i.name).split()}] or (
+        list(cart.items) if len(cart.items) == 1 else []
+    )
+    if len(lines) != 1:
+        raise ToolError("¿De qué producto del carrito quieres cambiar las unidades?")
+    line = lines[0]
+    if units < line.quantity:
+        item, cart = await shop.remove_from_cart(thread_id, line.product_id, line.quantity - units)
+    elif units > line.quantity:
+        item, cart = await shop.add_to_cart(thread_id, line.product_id, units - line.quantity)
+    else:
+        item = await shop.resolve(line.product_id)
+    return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total), "set_units": units}
 
 
 _PRONOUN_ONLY = re.compile(
@@ -214,6 +277,10 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
+        other = await _other_version(context, words, found, focus)
+        if other is not None:  # "pásame las 2 de L y una M": the same shirt in M
+            found.append((other.id, count))
+            continue
         # "pilas para el mouse": pilas (what it is), not the mouse it is for
         head = re.sub(r"\s+para (?:el|la|los|las|mi|tu|su|un|una)\b.*$", "", words)
         plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
@@ -231,6 +298,24 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
             continue
         merged.append((pid, count))
     return merged, problems
+
+
+_VERSION_TOKEN = re.compile(
+    r"^(?:xxs|xs|s|m|l|xl|xxl|\d+(?:[.,]\d+)?|gb|tb|kg|g|l|ml|cl|talla|en|de|la|el|los|las|una|un)$"
+)
+
+
+async def _other_version(
+    context: AgentContext, words: str, found: list[tuple[int, int]], focus: ProductFact | None
+) -> Any:
+    """The product just named (or in focus) in the version these words say, when they only say a version."""
+    tokens = words.split()
+    if not tokens or not all(_VERSION_TOKEN.match(t) or colour_of(t) or t in variant_words() for t in tokens):
+        return None
+    items = context.shop.catalog.index.items
+    anchor = items.get(found[-1][0]) if found else items.get(int(focus["id"])) if focus else None
+    wanted = [t for t in tokens if t not in ("en", "de", "la", "el", "los", "las", "una", "un", "talla")]
+    return await context.shop.variant(anchor, wanted) if anchor is not None and wanted else None
 
 
 def _refer(
@@ -332,12 +417,19 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = "De acuerdo, no hago el pedido. Tu carrito sigue guardado por si cambias de idea."
     elif state.get("order_id"):
         draft = composer.order_placed(state.get("order_id", 0), total, state.get("placed_units", 0))
+    elif state.get("removed") and action == "add":  # "quita la Hellmann's y pon dos de la Hacendado"
+        gone = state.get("removed") or {}
+        draft = f"He quitado {gone.get('name')} del carrito.\n" + composer.added_several(
+            state.get("added") or [], state.get("problems", []), total
+        )
     elif action in ("add", "accept") and len(state.get("added") or []) == 1 and not state.get("problems"):
         draft = composer.added(item or {}, state["added"][0]["quantity"], total, seed=turn_seed(config, p.text))
     elif action in ("add", "accept") and state.get("added"):
         draft = composer.added_several(state["added"], state.get("problems", []), total)
     elif action == "remove" and item:
         draft = composer.removed(item, total)
+    elif action == "set" and item:
+        draft = composer.cart(lines, total)
     else:
         draft = composer.cart(lines, total)
     text = (

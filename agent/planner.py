@@ -209,6 +209,10 @@ def ordinal_refs(folded: str, products: list[ProductFact]) -> list[ProductFact]:
     return out
 
 
+_INFINITIVE_PURPOSE = re.compile(
+    r"\b(?:es |son |lo quiero |la quiero |los quiero )?pa(?:ra)? (?:salir a |ir a )?[a-z]+(?:ar|er|ir)(?:lo|la|los|las|le|les|me|te|se)?"
+    r"\b(?: (?:al|el|la|los|las|en|con|de|un|una|mi|su)\b)?(?: \w+){0,2}(?=\s*[,.;]|$)"
+)
 _CONTAINER = re.compile(
     r"\b(\d{1,2}|un|una|unos|unas|dos|tres|cuatro|cinco|seis) (?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|"
     r"sacos?|latas?|botellas?) de\b"
@@ -239,7 +243,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
          attribute_keys: frozenset[str] = frozenset()) -> Plan:  # fmt: skip
     """Read one message against the conversation so far."""
     products = products or []
-    folded = respell(" ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", fold(text)).split()))
+    folded = respell(" ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", re.sub(r"['’]s\b", "s", fold(text))).split()))
     low, high, rest = budget(folded)
     result = Plan(text=text, folded=folded, query="", min_price=low, max_price=high)
     result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
@@ -275,6 +279,8 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     )
     if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
         result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
+    # "para hacerlo al horno", "para hacer medialunas", "para jugar en familia": what it is for, not what it is
+    rest = _INFINITIVE_PURPOSE.sub(" ", rest)
     query = clean_query(rest)
     purpose = purpose_of(folded)
     result.gift = is_gift(folded)
@@ -424,6 +430,8 @@ def named_in_play(query: str, products: list[ProductFact], *, latest: bool = Fal
         return []
     if latest:
         fitting = [p for p in products if references.fits(phrase, p)] if not phrase.empty() else []
+        if phrase.cheap or phrase.dear or phrase.big or phrase.small or phrase.plain:
+            return references.pick(phrase, fitting)[:1]  # "la pequeña de Hacendado" among those seen
         return fitting[:1]
     return references.pick(phrase, products)
 

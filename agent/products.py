@@ -143,7 +143,7 @@ async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -
 
 
 def which_of_these(state: ProductsState, context: AgentContext, p: Plan) -> dict[str, Any] | None:
-    """ "¿Cuál anda sobre vidrio?": the product on the table whose description speaks of it, with that sentence."""
+    """The product on the table whose description speaks of what is asked ("¿cuál anda sobre vidrio?")."""
     items = context.shop.catalog.index.items
     in_play = [items[int(f["id"])] for f in state.get("products") or [] if int(f.get("id", 0)) in items]
     wanted = {stem(w) for w in p.query.split() if len(w) > 2}

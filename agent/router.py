@@ -69,6 +69,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"info|detalles?|opciones|ideas?|recomendaci\w+|lista|datos|ficha|caracteristicas|consejos?|link|enlace|"
         r"tiempo|minuto|momento|opinion|numero de))|"
         r"\bllevo (?:\d+|un|una|dos|tres|cuatro|cinco|seis|el|la|los|las)\b|"
+        r"\bmejor solo (?:una|un|uno|dos|tres|cuatro|cinco|\d+)\b|\bque sean (?:una|un|dos|tres|cuatro|\d+)\b|"
         r"\bquiero (?:\d+|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)\b(?! (?:euros?|€|pesos|gb|pulgadas))|\bme (?:lo|la|los|las) quedo\b|"
         r"\bcuanto (?:es|seria|sale|salen|me sale|queda|me queda|quedaria|suma|sumaria|va|llevo|debo|pago)"
         r"(?: en| el| ahora)? (?:todo|total|en total)\b|" + buying.CHECKOUT.pattern

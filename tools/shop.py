@@ -31,7 +31,7 @@ from tools.complements import COMPLEMENTS
 from tools.policies import PolicyAnswer, PolicyBook
 from vectorstore.hybrid import namesakes_of
 from vectorstore.query import Query
-from vectorstore.text import fold, normalise_units, stem, words
+from vectorstore.text import fold, normalise_query, normalise_units, stem, words
 
 log = logging.getLogger(__name__)
 
@@ -373,9 +373,9 @@ class Shop:
     ) -> tuple[CatalogueItem, orders.Cart]:
         cart = await self.cart(thread_id)
         item = None
-        text = fold(str(ref))
-        for line in cart.items:  # match inside the cart first: "quita la funda"
-            if str(line.product_id) == str(ref) or line.sku == str(ref).upper() or text in fold(line.name):
+        text = normalise_query(str(ref))
+        for line in cart.items:  # match inside the cart first: "quita la funda", "quita la Hellmann's"
+            if str(line.product_id) == str(ref) or line.sku == str(ref).upper() or text in normalise_query(line.name):
                 item = await self.resolve(line.product_id)
                 break
         if item is None:

@@ -28,9 +28,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_POSSESSIVE = re.compile(r"['’]s\b")
+
+
 def words(text: str) -> list[str]:
     """Folded word tokens, plus glued forms of hyphenated compounds and letter-digit tokens ("128gb")."""
-    folded = fold(text)
+    folded = _POSSESSIVE.sub("s", fold(text))  # "Hellmann's" is one word, not "hellmann" and "s"
     tokens = _WORD.findall(folded)
     tokens += [c.replace("-", "") for c in _COMPOUND.findall(folded)]
     tokens += _MIXED.findall(folded)
