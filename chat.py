@@ -171,6 +171,7 @@ class ChatService:
         self.graph = agent_graph.compile(saver)
         self.context.router.warm_up()
         _ = self.catalog.index.snapshot().vocabulary  # built once here, not on a customer's first question
+        await asyncio.to_thread(self.context.shop.policies.sections)  # the policies' index, likewise
         self.recorder.start()
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ Comparisons ("¿cuál tiene más almacenamiento?") read the numbers in the attri
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -145,22 +146,43 @@ class Feature:
     phrases: list[str] = field(default_factory=list)  # the customer's words that asked (removed from the search)
 
 
-@lru_cache(maxsize=1)
-def _vocabulary() -> tuple[list[tuple[str, list[str]]], dict[str, tuple[str, Direction, bool]], list[str], list[str]]:
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The attribute vocabulary compiled: one alternation per kind of phrase, longest phrases first."""
+
+    keys_of: dict[str, list[str]]  # phrase -> attribute keys it asks about
+    phrases: re.Pattern[str]
+    adjectives: dict[str, tuple[list[str], Direction, bool]]  # phrase -> (keys, direction, weak)
+    adjective_pattern: re.Pattern[str]
+    more: re.Pattern[str]
+    less: re.Pattern[str]
+
+
+def _alternation(phrases: Iterable[str]) -> re.Pattern[str]:
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in ordered) + r")\b") if ordered else re.compile(r"(?!x)x")
+
+
+@lru_cache(maxsize=8)
+def _vocabulary(catalogue_keys: frozenset[str] = frozenset()) -> _Vocabulary:
     data = lexicon("attributes")
-    by_phrase: dict[str, list[str]] = {}
+    keys_of: dict[str, list[str]] = {}
     for key, phrases in data.get("attributes", {}).items():
         for phrase in {key.replace("_", " "), *phrases}:
-            by_phrase.setdefault(phrase, []).append(key)
-    ordered = sorted(by_phrase.items(), key=lambda kv: -len(kv[0]))
-    adjectives = {k: (v[0], v[1], len(v) > 2 and v[2] == "weak") for k, v in data.get("adjectives", {}).items()}
-    return ordered, adjectives, list(data.get("more", [])), list(data.get("less", []))
+            keys_of.setdefault(phrase, []).append(key)
+    for key in catalogue_keys:  # the catalogue's own attribute names ("drop") are asked by name
+        if key not in keys_of and len(key) > 2:
+            keys_of[key] = [key.replace(" ", "_")]
+    adjectives: dict[str, tuple[list[str], Direction, bool]] = {
+        k: (str(v[0]).split(","), v[1], len(v) > 2 and v[2] == "weak") for k, v in data.get("adjectives", {}).items()
+    }
+    return _Vocabulary(
+        keys_of, _alternation(keys_of), adjectives, _alternation(adjectives),
+        _alternation(data.get("more", [])), _alternation(data.get("less", [])),
+    )  # fmt: skip
 
 
-def _has(phrase: str, folded: str) -> bool:
-    return re.search(rf"\b{re.escape(phrase)}\b", folded) is not None
-
-
+@lru_cache(maxsize=4096)
 def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Feature | None:
     """The feature a folded message asks about, or None when it is not a question about features.
 
@@ -170,36 +192,36 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     folded = " ".join(re.sub(r"[¿?¡!.,;:]", " ", folded).split())
     if _SEARCHING.search(folded) or not _ASKING.search(folded) or _OTHER_QUESTION.search(folded):
         return None
-    phrases, adjectives, more, less = _vocabulary()
-    if catalogue_keys:
-        known = {p for p, _ in phrases}
-        extra = [(k, [k.replace(" ", "_")]) for k in catalogue_keys if k not in known and len(k) > 2]
-        phrases = sorted([*phrases, *extra], key=lambda kv: -len(kv[0]))
+    vocabulary = _vocabulary(catalogue_keys)
     keys: list[str] = []
     said: list[str] = []
     direction: Direction | None = None
-    for phrase, (key, way, weak) in adjectives.items():
-        if not weak and _has(phrase, folded):
-            keys += key.split(",")
+    adjectives = [
+        (m.group(0), *vocabulary.adjectives[m.group(0)]) for m in vocabulary.adjective_pattern.finditer(folded)
+    ]
+    for phrase, phrase_keys, way, weak in adjectives:
+        if not weak:
+            keys += phrase_keys
             said.append(phrase)
             direction = way
-    for phrase, phrase_keys in phrases:
+    for match in vocabulary.phrases.finditer(folded):
+        phrase = match.group(0)
         # "el de 16 GB", "la de 55 pulgadas" name a version; "¿cuántos GB tiene?" asks
-        version = re.search(rf"\d\s*{re.escape(phrase)}\b", folded)
-        if _has(phrase, folded) and not version and not any(phrase in s for s in said):
-            keys += [k for k in phrase_keys if k not in keys]
+        version = re.search(r"\d\s*$", folded[: match.start()])
+        if not version and not any(phrase in s for s in said):
+            keys += [k for k in vocabulary.keys_of[phrase] if k not in keys]
             said.append(phrase)
-    for phrase, (key, way, weak) in adjectives.items():
-        if weak and not keys and _has(phrase, folded):  # "la tele más grande"; not "¿cuánto pesa el grande?"
-            keys += key.split(",")
+    for phrase, phrase_keys, way, weak in adjectives:
+        if weak and not keys:  # "la tele más grande"; not "¿cuánto pesa el grande?"
+            keys += phrase_keys
             said.append(phrase)
             direction = way
     if not keys:
         return None
     if direction is None:
-        if any(_has(w, folded) for w in less):
+        if vocabulary.less.search(folded):
             direction = "less"
-        elif any(_has(w, folded) for w in more) and re.search(r"\bcual(?:es)?\b", folded):
+        elif vocabulary.more.search(folded) and re.search(r"\bcual(?:es)?\b", folded):
             direction = "more"
     said_words = {w for s in said for w in s.split()}
     content = [w for w in words(folded) if w not in QUESTION_FILLER and len(w) > 2]
