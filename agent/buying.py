@@ -107,6 +107,9 @@ def wanted(folded: str) -> list[Wanted]:
     return found
 
 
+_CHOICE_ALONE = re.compile(
+    r"^(?:(?:pues|vale|entonces|bueno|ok|listo|dale)[ ,]+)*(?:el|la|los|las) (?:de |del )?[\w ]{1,25}$"
+)
 _CHOOSING = re.compile(r"\b(?:me gustan?|me encantan?|prefiero|me quedo con|me decido por|mejor)\b")
 
 
@@ -119,7 +122,9 @@ def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
         sentences = chosen or sentences
         buying = sentences
     else:
-        buying = [s for s in sentences if HAS_BUY.search(s) and not re.search(r"\bno\b", s)] or sentences
+        chose = [s for s in sentences if HAS_BUY.search(s) and not re.search(r"\bno\b", s)]
+        # "Pues el de 16 GB. Y añade el ratón más barato": a choice said on its own goes with the purchase
+        buying = [s for s in sentences if s in chose or (chose and _CHOICE_ALONE.match(s))] or sentences
     # "añádelo y una Nivea": "eso" (the product in focus) and a Nivea
     buying = [ENCLITIC.sub(" , eso , ", _REMARK.sub("", s)) for s in buying]
     parts = [re.split(r"\bcuant[oa]s?\b|\bque (?:precio|valor)\b", s)[0] for s in buying if not CHECKOUT.match(s)]
@@ -197,6 +202,6 @@ def implicit_purchase(folded: str) -> bool:
     head = re.split(r"[?¿]|\bcuanto\b", folded)[0].strip(" ,.")
     if not _TOTAL_QUESTION.search(folded) or not head or re.search(r"\bprecio|\bcuest|\bvale[n]? (?:el|la)\b", folded):
         return False
-    return bool(_CHOICE.match(head)) and (
-        len(wanted(head)) >= 2 or bool(_COUNT.match(_interjections().sub(" ", head).strip(" ,")))
-    )
+    things = wanted(head)
+    counted = any(w.count for w in things) or bool(_COUNT.match(_interjections().sub(" ", head).strip(" ,")))
+    return bool(_CHOICE.match(head)) and (len(things) >= 2 or counted)

@@ -181,9 +181,10 @@ def cart(lines: Sequence[CartFact], total: Decimal | str) -> str:
 def added(p: ProductFact, quantity: int, total: Decimal | str, *, seed: str) -> str:
     return pick(
         [
-            f"Hecho: {units(quantity) if quantity > 1 else '1 unidad'} de {p['name']} en el carrito. Total: {euros(total)}. "
-            "¿Algo más o tramito el pedido?",
-            f"Añadido {p['name']} (×{quantity}). Tu carrito suma {euros(total)}. ¿Tramito el pedido o sigues mirando?",
+            f"Hecho: {units(quantity) if quantity > 1 else '1 unidad'} de {p['name']} ({euros(p['price'])} cada una) en el "
+            f"carrito. Total: {euros(total)}. ¿Algo más o tramito el pedido?",
+            f"Añadido {p['name']} (×{quantity}, {euros(p['price'])} cada una). Tu carrito suma {euros(total)}. "
+            "¿Tramito el pedido o sigues mirando?",
         ],
         seed,
     )
@@ -243,7 +244,11 @@ def not_exactly(query: str, *, seed: str) -> str:
 
 def added_several(added: Sequence[dict[str, Any]], problems: Sequence[str], total: Decimal | str) -> str:
     """Several products added in one turn, and what could not be added."""
-    lines = [f"- {a['quantity']} × {a['item']['name']}" for a in added]
+    lines = [
+        f"- {a['quantity']} × {a['item']['name']}: {euros(Decimal(a['item']['price']) * a['quantity'])}"
+        + (f" ({euros(a['item']['price'])} cada una)" if a["quantity"] > 1 else "")
+        for a in added
+    ]
     out = ["Añadido al carrito:", *lines, f"Total del carrito: {euros(total)}."]
     if problems:
         out.append("No he podido añadir: " + " ".join(problems))

@@ -120,3 +120,9 @@ def purpose_of(folded: str) -> tuple[str, list[str], str, bool] | None:
 def is_gift(folded: str) -> bool:
     """Whether the customer is buying a present ("un regalo para mi madre", "para regalarle")."""
     return bool(_purposes()[2].search(folded))
+
+
+@lru_cache(maxsize=1)
+def interjections() -> re.Pattern[str]:
+    """Words that pad a turn ("vale", "órale", "ah, qué pena"): data/lexicon/fillers.json."""
+    return _phrases(list(lexicon("fillers").get("interjections", [])))

@@ -18,7 +18,7 @@ from typing import Any
 from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
-from agent.lexicon import is_gift, kind_words, purpose_of, respell
+from agent.lexicon import interjections, is_gift, kind_words, purpose_of, respell
 from state import ProductFact
 from vectorstore.text import fold, stem, words
 
@@ -210,8 +210,9 @@ def ordinal_refs(folded: str, products: list[ProductFact]) -> list[ProductFact]:
 
 
 _INFINITIVE_PURPOSE = re.compile(
-    r"\b(?:es |son |lo quiero |la quiero |los quiero )?pa(?:ra)? (?:salir a |ir a )?[a-z]+(?:ar|er|ir)(?:lo|la|los|las|le|les|me|te|se)?"
-    r"\b(?: (?:al|el|la|los|las|en|con|de|un|una|mi|su)\b)?(?: \w+){0,2}(?=\s*[,.;]|$)"
+    r"\b(?:es |son |lo quiero |la quiero |los quiero )?pa(?:ra)? (?:salir a |ir a )?[a-z]+(?:ar|er|ir)"
+    r"(?:(?:lo|la|los|las|le|les|me|te|se)\b(?: \w+){0,3}|(?: (?:al|el|la|los|las|en|con|de|un|una|mi|su|unas?|unos?)\b)?"
+    r"(?: \w+){1,3})(?=\s*[,.;]|$)"
 )
 _CONTAINER = re.compile(
     r"\b(\d{1,2}|un|una|unos|unas|dos|tres|cuatro|cinco|seis) (?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|"
@@ -224,6 +225,7 @@ def clean_query(folded: str) -> str:
     text = _CONTAINER.sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag
     text = _FILLER_RE.sub(" ", text)
     text = re.sub(r"[¿?¡!.,;:()\"'«»]", " ", text)
+    text = interjections().sub(" ", text)  # "ah, qué pena", "órale", "listo" (data/lexicon/fillers.json)
     tokens = [t for t in text.split() if t not in _STOP]
     return " ".join(tokens)
 

@@ -128,6 +128,11 @@ COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation"
 EXPLICIT_PRICE = re.compile(
     r"\bprecio|\b(?:a|en|por) cuanto\b|\bcuest[ae]n?\b|\bvalen?\b|\beuros?\b|€|\bbarat|\bcar[oa]s?\b"
 )
+# "…, sin pasarme de 600 €": the budget of what the clause before asks for
+BUDGET_ONLY = re.compile(
+    r"^(?:y )?(?:que )?(?:sin pasar(?:me|nos)? de|no mas de|que no pase de|menos de|hasta|maximo|como mucho|por menos de|"
+    r"de unos|de menos de|entre)\s+\d+(?:[.,]\d{1,2})?(?:\s*(?:€|euros?|eur|pesos))?(?: y \d+(?:[.,]\d{1,2})?\s*(?:€|euros?)?)?$"
+)
 # "…, la más barata que tengas": which one of what the clause before asks for, not another question
 SUPERLATIVE_ONLY = re.compile(r"^(?:y )?(?:el|la|los|las|lo)? ?mas (?:barat|econom|car)\w*(?: (?:que|de) .*)?$")
 # "…, ¿qué hay?", "…, ¿qué tenéis?": the question of the clause before it, not another one
@@ -214,6 +219,7 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
             or (out[-1][1] == "orders" and buying.total_only(clause))
             or OPEN_QUESTION.match(clause)
             or SUPERLATIVE_ONLY.match(clause)
+            or BUDGET_ONLY.match(clause)
         )
         found = None if aside else main_intent(intents_in(clause, attribute_keys), clause)
         if found == "prices" and out and out[-1][1] == "orders" and buying.asks_total(clause):

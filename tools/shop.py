@@ -198,18 +198,21 @@ class Shop:
         if not wanted:
             return None
         model = model_words(item)
-        anchor = set(name_tokens(item.name))
-        wanted_tokens = {t for w in wanted for t in name_tokens(w)}
+        anchor = set(name_tokens(display_name(item)))
+        wanted_tokens = {t for w in wanted for t in name_tokens(normalise_units(fold(w)))}
         hits = await self.catalog.search(" ".join([*model, *wanted]), limit=20)
+        pool = [h.item for h in hits] + [n for n in self.namesakes(item) if all(n.id != h.item.id for h in hits)]
         candidates = [
-            h.item
-            for h in hits
-            if h.item.id != item.id and model_words(h.item) == model and wanted_tokens <= set(name_tokens(h.item.name))
+            c
+            for c in pool
+            if c.id != item.id
+            and model_words(c) == model
+            and wanted_tokens <= set(name_tokens(normalise_units(fold(display_name(c)))))
         ]
         if not candidates:
             return None
         # "¿y en 256?" after the 128 GB black one is the 256 GB black one: keep everything else that was said.
-        return max(candidates, key=lambda c: (len(anchor & set(name_tokens(c.name))), c.stock > 0, -c.id))
+        return max(candidates, key=lambda c: (len(anchor & set(name_tokens(display_name(c)))), c.stock > 0, -c.id))
 
     async def details(self, ref: str | int) -> CatalogueItem:
         return await self.resolve(ref)

@@ -83,6 +83,8 @@ _UNIT_PHRASES = [
     (re.compile(r"(\d)\s*(?:mililitros|mililitro)\b"), r"\1 ml"),
     (re.compile(r"(\d)\s*(?:centilitros|centilitro)\b"), r"\1 cl"),
     (re.compile(r"\b1 kilo\b"), "1 kg"), (re.compile(r"\b1 litro\b"), "1 l"),
+    (re.compile(r"(?<![\d ])\s*\b(litro|kilo)\b"), r" 1 \1"), (re.compile(r"\b1 kilo\b"), "1 kg"),
+    (re.compile(r"\b1 litro\b"), "1 l"),
 ]  # fmt: skip
 
 
