@@ -37,7 +37,7 @@ _SEARCHING = re.compile(
 # Price, stock and cart questions name features only as versions ("¿cuánto cuesta el de 256 GB?").
 _OTHER_QUESTION = re.compile(
     r"\bcuest(?:a|an)\b|\b(?:a|en|por) cuanto\b|\bprecios?\b|\bcuanto (?:vale|valen|sale|salen)\b|\bbarat|\bcar[oa]s?\b|\beconomic|\beuros?\b|€|"
-    r"\bstock\b|\bqued(?:a|an)\b|\bdisponib|\bagotad|\bcarrito\b|\bcesta\b|\bpedido\b|\brecomiend|\bparecid"
+    r"\bstock\b|\bexistencias?\b|\bqued(?:a|an)\b|\bdisponib|\bagotad|\bcarrito\b|\bcesta\b|\bpedido\b|\brecomiend|\bparecid"
 )
 #: Words of a feature question that never name a product ("¿pesa mucho?", "¿es normal?", "¿qué tal?").
 QUESTION_FILLER = frozenset(

@@ -40,7 +40,7 @@ INTENT_ROUTE: dict[str, Route] = {"policy": "conversation"}
 # Imperative "put it in the cart" verbs, with or without enclitic pronouns (mete, métela, añádelo, apúntame...).
 _CART_VERBS = (
     r"(?:(?:anad|añad|agreg|met|pon|anot|apunt|ech)"
-    r"(?:e|a|ame|eme|alo|ala|elo|ela|alos|alas|elos|elas|amelo|amela|emelo|emela|me|lo|la|le|les)?|"
+    r"(?:e|a|ame|eme|alo|ala|elo|ela|alos|alas|elos|elas|amelo|amela|emelo|emela|me|lo|la|le|les|is|id|idme|inos)?|"
     # "resérvame dos", "apártalo", not "Cerveza reserva especial"
     r"(?:reserv|apart|guard)(?:ame|eme|alo|ala|alos|alas|amelo|amela|amelos|amelas))"
 )
@@ -54,7 +54,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"^(?:(?:pues|vale|entonces|ok|bueno|dale|andale|orale|listo|venga),? )*(?:las|los) (?:\d+|dos|tres|cuatro|cinco)$|"
         r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
         r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
-        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|e|a|á|alo|ala|amelo)\b(?! para)|"
+        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|e|a|á|alo|ala|ame|amelo|amela)\b(?! para)|"
         r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|(?<!\bsi )\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
         r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
@@ -81,19 +81,20 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj"
     ),
     "inventory": re.compile(
-        r"\bsto[ck]k?\b|\bexistencias?\b|\bdisp\w{0,2}nib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
+        r"\bsto[ck]k?\b|\bexistencias?\b|\b(?:teneis|tienen|tienes|tenes|hay)\b.*\ben (?:la )?talla \w+|\bdisp\w{0,2}nib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
         r"\brepon|\breposici|\binventario\b|\bllega(?:ra|n)? (?:mas|de nuevo)|\bvuelve(?:n)? a (?:haber|tener)|"
         r"\bsin stock\b|\ben tienda\b|\bhay (?:unidades|existencias)\b"
     ),
     "recommendations": re.compile(
-        r"\bre[ck]omi?[ae]nd|\brecomendaci|\baconsej|\bsugier|\bsugerenci|\bparecid|\bsimilar|\balternativ|"
+        r"\bre[ck]omi?[ae]nd|\brecomendaci|\baconsej|\bsugier|\bsugerenci|\bsuger(?:is|ir|ime|irme|idme)\b|\bparecid|"
+        r"\bsimilar|\balternativ|\b(?:es|sera|seria) mejor\b|"
         r"\ben vez de\b|\bcombina\b|\bva bien con\b|\bcomplement|\baccesorios?\b|\bregal|\bconviene\b|"
         r"\b(?:le|les) (?:va|van|pega|pegan|sirve|sirven|queda bien)\b|\bque (?:me )?(?:compro|llevo|pongo) (?:para|si)\b|"
         r"\bque me llevo\b|\bcual (?:es )?(?:el|la) mejor\b|\balgo mejor\b|\bmejor que\b|\bmerece la pena\b|"
         r"\bvale la pena\b|\bopinas?\b|\bideal para\b|\bpor donde empiezo\b|\bque necesito\b"
     ),
     "products": re.compile(
-        r"\bbusc|\bnecesit\w* (?:un|una|unos|unas|\d+|algo|comprar)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
+        r"\bbusc|\bnecesit\w* (?:un|una|unos|unas|\d+|algo|comprar)\b|\btrabaj(?:ais|an|as) (?:la marca|con)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
         r"\bmuestr|\bmostr|\bensen|\benseñ|\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|"
         r"\binformacion (?:de|sobre)\b|\bcomo es\b|\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|"
         r"\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|"
@@ -123,8 +124,11 @@ OUT_OF_SCOPE = re.compile(
     r"^por que\b|\brestaurante|\bhotel(?:es)?\b|\bvuelos?\b|\bjuega (?:el|la)\b|\bseleccion (?:espanola|argentina|mexicana|nacional)\b|\bcancion\b|"
     r"\bhay alguien\b|\bdireccion de envio\b"
 )
+# Never the shop's business, whatever else the message says ("¿cuánto es 15 por 23? son los deberes")
+OFF_TOPIC_ALWAYS = re.compile(r"\bdeberes\b|\btarea\b|\bchiste\b|\bhoroscopo\b|\bloteria\b|\bpoema\b|\btraduce\b")
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
+WANTS_TO_ORDER = re.compile(r"\b(?:quiero|quisiera|voy a|vamos a) (?:pedir|comprar|encargar)\b")
 EXPLICIT_PRICE = re.compile(
     r"\bprecio|\b(?:a|en|por) cuanto\b|\bcuest[ae]n?\b|\bvalen?\b|\beuros?\b|€|\bbarat|\bcar[oa]s?\b"
 )
@@ -236,11 +240,16 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
 
 def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
     """One clause, several cues: the most specific wins (a price question that says "tenéis" is about price)."""
-    if "orders" in found and buying.then_checkout(folded):
+    if "orders" in found and (buying.then_checkout(folded) or WANTS_TO_ORDER.search(folded)):
         return "orders"  # "tramita el pedido, que pago con PayPal": the order, not the payment methods
     if per_unit_of(folded):
         return "prices"  # "¿cuál conviene más por kilo?": a price question, though it says "conviene"
-    if "products" in found and "policy" not in found and feature_of(folded) and not EXPLICIT_PRICE.search(folded):
+    if (
+        set(found) <= {"products", "prices"}
+        and "products" in found
+        and feature_of(folded)
+        and not EXPLICIT_PRICE.search(folded)
+    ):
         return "products"  # "¿y de cuánto es el paquete?": about the product, though it says "cuánto es"
     # "¿cuánto cuesta el envío?", "¿puedo pagar con Bizum?": about the shop, though they say "cuesta" or "pagar"
     order: tuple[Intent, ...] = ("policy", "orders", "recommendations", "prices", "inventory", "products")
@@ -310,13 +319,16 @@ class Router:
         first = folded.split()[0]
         if first in COMMANDS:
             return Decision(COMMANDS[first], "rules", 1.0)
-        if OUT_OF_SCOPE.search(folded) and not CUES["orders"].search(folded):
+        shop_cue = any(CUES[k].search(folded) for k in ("orders", "prices", "inventory"))
+        if OUT_OF_SCOPE.search(folded) and (not shop_cue or OFF_TOPIC_ALWAYS.search(folded)):
             return Decision("conversation", "rules", 0.85)
         if previous and previous[0] == "orders" and CART_EDIT.search(folded):
             return Decision("orders", "rules", 0.85)  # "mejor quita un cable", "saca una bolsa" while shopping
         if buying.implicit_purchase(folded):
             return Decision("orders", "rules", 0.85)  # "vale, el cortacésped y la pistola, ¿cuánto es?"
-        clauses = clause_intents(folded, attribute_keys)
+        # "¿Vendéis raquetas? Recomiéndame una": two questions, two clauses
+        marked = respell(" ".join(re.sub(r"[¡!]", " ", re.sub(r"\?", " . ", fold(text))).replace("¿", " ").split()))
+        clauses = clause_intents(marked, attribute_keys)
         distinct = list(dict.fromkeys(intent for _, intent in clauses))
         if len(distinct) >= 2:
             return Decision(
