@@ -22,7 +22,7 @@ BUY_VERBS = (  # noqa: SIM905 (a word list reads better as text)
     "echame echalo echala sumale sumame suma incluye incluyeme incluir apunta apuntame apuntalo reserva reservame "
     "aparta apartame guarda guardame pasa pasame pasamelo pasamela paseme pasenme manda mandame mandeme mandamelo "
     "mandenme regalame regaleme regalenme dame damelo damela dadme deme demelo denme traeme traigame vendeme "
-    "vendame llevo compro quiero quisiera prefiero elijo necesito"
+    "vendame llevo compro quiero quisiera prefiero elijo necesito completa completame completalo"
 ).split()
 _BUY = (
     r"(?:(?:me|te|nos) (?:lo|la|los|las) (?:llevo|quedo)|me (?:llevo|quedo con|quedo|compro)|"
@@ -48,7 +48,8 @@ _SPLIT = re.compile(
 )
 _CONTAINER = re.compile(
     r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?|bandejas?|charolas?|bricks?|unidades?|uds?|"
-    r"piezas?|tarrinas?|frascos?|tarros?|garrafas?|juegos?|rollos?|docenas?) (?:de|del)\s+"
+    r"piezas?|tarrinas?|frascos?|tarros?|garrafas?|juegos?|rollos?|docenas?)"
+    r"(?: (?:grandes?|pequen[oa]s?|familiares?|individuales?))? (?:de|del)\s+"
 )
 _COUNT = re.compile(
     r"^(?:(?:el|la|los|las) )?(un par|par|\d{1,2}|una|uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|"
@@ -72,6 +73,7 @@ class Wanted:
 
     words: str  # folded, what names the product ("", "la negra", "paquete cafe molido")
     count: int | None  # None when the customer did not say how many
+    container: str = ""  # "botellas", "frascos grandes": the package said, which may tell versions apart
 
 
 def count_of(word: str) -> int | None:
@@ -147,6 +149,7 @@ def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
             rest = part[match.end() :].strip()
             part = _CONTAINER.sub("", rest)
             container = _CONTAINER.match(rest)
+            package = re.sub(r"\s+(?:de|del)$", "", container.group(0).strip()) if container else ""
             if container and re.fullmatch(r"(?:de )?(?:esos|esas|estos|estas|ese|esa|los|las)?", part):
                 part = container.group(0).split()[0]  # "dos botes de esos": the cans among those shown
         part = re.sub(r"^(?:de|del|de la|de los|de las)\s+", "", part).strip()
@@ -162,7 +165,7 @@ def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
         if _CONTAINER.match(f"{part} de ") and out and count is not None and out[-1].count is None:
             out[-1].count = count  # "la plana, una bolsa"
             continue
-        out.append(Wanted(part, count))
+        out.append(Wanted(part, count, package if match else ""))
     return out
 
 

@@ -51,7 +51,7 @@ def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
     return _phrases([*table, *(p for p in plurals if p not in table)]), table
 
 
-def catalogue_words(query: str, known: Callable[[str], bool]) -> str:
+def catalogue_words(query: str, known: Callable[[str], bool], is_name: Callable[[str], bool] | None = None) -> str:
     """The customer's words in the catalogue's: "palta" -> "aguacate", "jugo de durazno" -> "zumo de melocoton".
 
     A word the catalogue uses itself is kept (a shop selling "Banana" keeps it); a replacement is taken only when
@@ -66,6 +66,9 @@ def catalogue_words(query: str, known: Callable[[str], bool]) -> str:
         if all(known(w) for w in said.split()):
             return said
         targets = [t for t in table[said] if all(known(w) for w in t.split())]
+        whole = [t for t in targets if is_name and is_name(t)]
+        if whole:  # "camote": "Batata" is a product's whole name, a better reading than "batata boniato"
+            return whole[0]
         return " ".join(dict.fromkeys(targets)) if targets else said  # "frutilla": "fresa freson" where both exist
 
     return pattern.sub(swap, query)

@@ -273,7 +273,10 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
             else:
                 found += [(int(f["id"]), thing.count or 1) for f in group[: n or len(group)]]
             continue
-        refs = _refer(words, p, in_play, seen, focus, several=len(asked) > 1)
+        packed = f"{_singular(thing.container)} {words}".strip() if thing.container else ""
+        refs = (packed and named_in_play(packed, in_play)) or _refer(
+            words, p, in_play, seen, focus, several=len(asked) > 1
+        )
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
@@ -286,6 +289,11 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
         plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
         query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
         match = await context.shop.best_match(search_query(context, query, query)) if query else None
+        if match is not None and thing.container:  # "6 botellas de Iso drink": the bottle, not the can
+            packed_query = f"{query} {_singular(thing.container)}"
+            packed_match = await context.shop.best_match(search_query(context, packed_query, packed_query))
+            if packed_match is not None and context.shop.is_namesake(packed_match, match):
+                match = packed_match
         if match is None:
             problems.append(
                 f"No encuentro «{words}» en el catálogo." if words else "¿Qué producto quieres añadir? Dime cuál."
@@ -318,6 +326,11 @@ async def _other_version(
     return await context.shop.variant(anchor, wanted) if anchor is not None and wanted else None
 
 
+def _singular(container: str) -> str:
+    """The package in the singular, as names say it: "botellas grandes" -> "botella grande"."""
+    return " ".join(re.sub(r"(?:es|s)$", "", w) if len(w) > 4 else w for w in container.split())
+
+
 def _refer(
     words: str, p: Plan, in_play: list[ProductFact], seen: list[ProductFact], focus: ProductFact | None,
     *, several: bool,
@@ -328,7 +341,7 @@ def _refer(
             return p.references[:1]
         if focus:
             return [focus]
-        return in_play[:1] if len(in_play) == 1 else []
+        return in_play[:1]  # "añádelo" right after a list: the one it leads with
     ordinal = ordinal_refs(words, in_play)
     if ordinal:
         return ordinal

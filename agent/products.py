@@ -106,7 +106,7 @@ async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -
     """A question about features: of the product named, referred to or in focus, or across the list in play."""
     feature = Feature(**(p.feature or {}))
     items = context.shop.catalog.index.items
-    targets = [items[int(r["id"])] for r in p.references if int(r.get("id", 0)) in items]
+    targets = [items[int(r["id"])] for r in p.references or p.candidates if int(r.get("id", 0)) in items]
     comparing = feature.direction is not None or bool(re.search(r"\bcual(?:es)?\b", p.folded))
     if not targets and p.kind and comparing and (not p.query or only_kind_words(p.query) or p.category):
         # "¿cuál es la tele más grande que tenéis?": across the whole kind
@@ -126,6 +126,8 @@ async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -
         targets = in_play
     if not targets and focus and int(focus.get("id", 0)) in items:
         targets = [items[int(focus["id"])]]
+    if not targets and in_play and re.search(r"\b(?:ese|esa|este|esta|eso|esto)\b", p.folded):
+        targets = in_play[:1]  # "¿ese es de batería?" right after a list: the one it leads with
     if not targets and in_play:
         targets = in_play
     if not targets:

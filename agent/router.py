@@ -55,7 +55,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
         r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
         r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|e|a|á|alo|ala|ame|amelo|amela)\b(?! para)|"
-        r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|(?<!\bsi )\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b|"
+        r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|(?<!\bsi )\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b(?! (?:sobre todo |mas que nada |sobre todo )?para)|"
         r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
         r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)|"
@@ -87,7 +87,7 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
     "recommendations": re.compile(
         r"\bre[ck]omi?[ae]nd|\brecomendaci|\baconsej|\bsugier|\bsugerenci|\bsuger(?:is|ir|ime|irme|idme)\b|\bparecid|"
-        r"\bsimilar|\balternativ|\b(?:es|sera|seria) mejor\b|"
+        r"\bsimilar|\balternativ|\b(?:es|sera|seria) mejor\b|\bcual (?:me|le|te|nos) (?:va|vendria|iria|conviene) mejor\b|"
         r"\ben vez de\b|\bcombina\b|\bva bien con\b|\bcomplement|\baccesorios?\b|\bregal|\bconviene\b|"
         r"\b(?:le|les) (?:va|van|pega|pegan|sirve|sirven|queda bien)\b|\bque (?:me )?(?:compro|llevo|pongo) (?:para|si)\b|"
         r"\bque me llevo\b|\bcual (?:es )?(?:el|la) mejor\b|\balgo mejor\b|\bmejor que\b|\bmerece la pena\b|"

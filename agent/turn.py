@@ -17,8 +17,9 @@ from agent.lexicon import catalogue_words, variant_words
 from agent.planner import Plan, colour_of, plan, plan_text
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
+from vectorstore.hybrid import name_key
 from vectorstore.query import Query
-from vectorstore.text import fold, stem
+from vectorstore.text import fold, stem, stems
 
 
 class TurnState(TypedDict, total=False):
@@ -151,7 +152,9 @@ def in_catalogue_words(query: str, snapshot: Any) -> str:
         return query
     # Known means a product's name uses it: "medias" in some description does not make a shop sell "medias".
     names = snapshot.name_index.vocabulary
-    return catalogue_words(query, lambda word: stem(word) in names)
+    return catalogue_words(
+        query, lambda word: stem(word) in names, lambda phrase: name_key(stems(phrase)) in snapshot.name_keys
+    )
 
 
 def turn_vector(context: AgentContext, text: str) -> Any:
