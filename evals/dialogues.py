@@ -355,18 +355,19 @@ def markdown(metrics: dict[str, float], details: dict[str, Any]) -> str:
 
 async def evaluate(
     name: str, target: str, *, experiment: str, concurrency: int = 2, limit: int | None = None,
-    items: list[dict[str, Any]] | None = None,
+    items: list[dict[str, Any]] | None = None, worlds: dict[str, InProcessTarget] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any], str]:  # fmt: skip
-    """Play a dialogue set on its worlds and score it."""
+    """Play a dialogue set on its worlds (opened here unless given) and score it."""
     if target.startswith(("http://", "https://")):
         raise EvalConfigError("dialogues run in-process only (each needs its own copy of its catalogue).")
     data = items if items is not None else load_jsonl(name)
     data = data[:limit] if limit else data
-    worlds = sorted({d.get("catalogue", "sample") for d in data})
-    unknown = set(worlds) - set(WORLDS)
+    needed = sorted({d.get("catalogue", "sample") for d in data})
+    unknown = set(needed) - set(WORLDS)
     if unknown:
         raise EvalConfigError(f"Unknown catalogue(s) {sorted(unknown)}: use {', '.join(WORLDS)}.")
-    async with open_worlds(target, worlds) as targets:
+    opened = contextlib.nullcontext(worlds) if worlds is not None else open_worlds(target, needed)
+    async with opened as targets:
 
         async def run_one(inputs: dict[str, Any]) -> dict[str, Any]:
             dialogue = next(d for d in data if d["id"] == inputs["id"])

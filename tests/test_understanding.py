@@ -2,7 +2,7 @@
 property, purchases said in natural words, and the shop's vocabulary files.
 
 The parts are tested on their own (pure functions) and through the agent in-process on the sample catalogue;
-`tests/test_mercadona_turns.py` does the same on products that share a name.
+`tests/test_evals_smoke.py` plays held-out dialogues on both catalogues and asks Mercadona's shared names.
 """
 
 from __future__ import annotations
