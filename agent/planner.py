@@ -314,8 +314,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.is_reference = result.is_reference or bool(result.references)
         if not result.references:
             # "¿cuánto sale la con sal?" when two of those shown are "con sal": both, said apart
-            phrase = references.read(query)
-            fitting = [p for p in products if not phrase.empty() and references.fits(phrase, p)]
+            fitting = references.narrow(references.read(query), products)
             if 1 < len(fitting) < len(products):
                 result.candidates = fitting
                 result.is_reference = True
@@ -323,9 +322,13 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         # "me quedo con la Spigen, añádela": the Spigen shown earlier in the conversation, the latest one
         result.references = named_in_play(query, seen, latest=True)
         result.is_reference = result.is_reference or bool(result.references)
+    focus_aside = (
+        bool(result.candidates) and focus is not None and all(p.get("id") != focus.get("id") for p in products)
+    )
     if (
         not result.references
         and focus
+        and not focus_aside  # "¿lo hay en blanco?" about the versions just listed, not an earlier product
         and (demonstrative or result.variant_words)
         and not names_new_product(query)
         and not _names_other_than(query, focus, result.variant_words)

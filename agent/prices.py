@@ -44,8 +44,9 @@ class PricesState(TurnState, TurnOutput, total=False):
 
 
 _COMPARE_WORDS = frozenset(
-    ["diferencia", "diferencias", "tiene", "tienen", "hay", "comparado", "comparada", "comparar", "compara", "cual"]
-)
+    ["diferencia", "diferencias", "tiene", "tienen", "hay", "comparado", "comparada", "comparar", "compara", "cual",
+     "aparte", "ademas", "precio", "precios"]
+)  # fmt: skip
 _THIS_ONE = re.compile(r"\b(?:ese|esa|este|esta|eso|esto|el mio|la mia|el que tengo)\b")
 
 
@@ -58,7 +59,10 @@ def _compare_parts(p: Plan) -> list[str]:
     for part in parts:
         words = " ".join(w for w in clean_query(part).split() if w not in _COMPARE_WORDS)
         names.append("ese" if _THIS_ONE.search(part) and not words else words)
-    return [n for n in names if n]
+    names = [n for n in names if n]
+    if len(names) == 1 and re.search(r"\b(?:diferencia|diferencias|comparad[oa])\b.*\bcon\b", p.folded):
+        names.insert(0, "ese")  # "¿qué diferencia tiene con el Pro?": the one talked about, and the Pro
+    return names
 
 
 async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:

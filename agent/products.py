@@ -177,6 +177,9 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         except ToolError:
             return {"found": [], "detail": None}
         return {"detail": fact(item, description=True), "found": []}
+    if p.candidates and not p.references and not (p.cheapest or p.dearest):
+        # "¿lo hay en blanco?" right after the versions were listed: those of them that fit
+        return {"found": list(p.candidates), "detail": None}
     if (p.cheapest or p.dearest) and p.kind and not p.references:
         # "la computadora más barata que tengas": that kind, cheapest (or dearest) first, within the budget
         items = await context.shop.extreme(

@@ -186,8 +186,8 @@ def plainness(name: str) -> int:
     return sum(1 for w in words(name) if w in UPGRADES)
 
 
-def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
-    """The candidates the phrase means ([] when it names none of them, or nothing at all)."""
+def narrow(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
+    """Every candidate the phrase's words and adjectives select, however many ("el normal": the plain versions)."""
     if phrase.empty() or not candidates:
         return []
     fitting = [c for c in candidates if fits(phrase, c)]
@@ -202,6 +202,12 @@ def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
         fitting = [c for c in fitting if plainness(c.get("name", "")) == least]
     if phrase.big or phrase.small:
         return [max(fitting, key=_size) if phrase.big else min(fitting, key=_size)]
-    if phrase.plural or len(fitting) == 1:
+    return fitting
+
+
+def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
+    """The candidates the phrase means ([] when it names none of them, or nothing at all)."""
+    fitting = narrow(phrase, candidates)
+    if phrase.plural or len(fitting) == 1 or phrase.cheap or phrase.dear or phrase.big or phrase.small:
         return fitting
     return []  # several fit a singular phrase: not a reference the customer made clear

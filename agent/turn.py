@@ -116,7 +116,7 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
     result.query = in_catalogue_words(result.query, snapshot)
     # what the talk is about: the product in focus, or else the kind of the last list ("¿y en lata?" after pineapples)
     about = state.get("focus") or state.get("topic")
-    if about and result.query and not result.references:
+    if about and result.query and not result.references and not result.candidates:
         result.query = about_the_focus(result, about)
     if result.variant_words and len(result.references) == 1:
         anchor = context.shop.catalog.index.items.get(int(result.references[0].get("id", 0)))

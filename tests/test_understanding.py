@@ -323,3 +323,16 @@ async def test_a_conditional_purchase_is_a_question(chat: Any, request: pytest.F
     await chat.turn("¿Cuánto cuesta la tele LG de 55?", thread_id=thread)
     answer = await chat.turn("¿Me la instaláis en la pared si compro también el soporte?", thread_id=thread)
     assert await cart(chat, thread) == {} and "910 123 456" in answer.reply
+
+
+async def test_the_plain_model_and_a_question_that_leans_on_the_clause_before(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿tenéis el iPhone 15 Pro Max?", thread_id=thread)
+    plain = await chat.turn("Uf, se me va. ¿Y el normal cuánto cuesta? ¿Lo hay en blanco?", thread_id=thread)
+    prices, white = plain.reply.split("\n\n")
+    assert "959,00 €" in prices and "Pro" not in prices  # the iPhone 15's versions, not the Pro again
+    assert "Blanco" in white and "Negro" not in white and "Pro" not in white  # those versions, in white
+    told = await chat.turn("¿Y qué diferencia tiene con el Pro aparte del precio?", thread_id=thread)
+    assert "A16 Bionic" in told.reply and "A17 Pro" in told.reply and "Apple iPhone 15 128 GB Blanco" in told.reply
