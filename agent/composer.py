@@ -36,7 +36,9 @@ def product_list(query: str, found: Sequence[ProductFact], *, seed: str, filters
     intro = pick(
         [
             f"Esto es lo que tengo para «{query}»{filters}:",
-            f"He encontrado {len(found)} opciones para «{query}»{filters}:",
+            f"He encontrado {len(found)} opciones para «{query}»{filters}:"
+            if len(found) > 1
+            else f"He encontrado una opción para «{query}»{filters}:",
             f"Mira, para «{query}»{filters} tenemos:",
         ],
         seed,

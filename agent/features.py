@@ -343,8 +343,20 @@ def about_one(item: CatalogueItem, feature: Feature, folded_question: str = "") 
     lines = description_lines(item, feature)
     if lines:
         return f"Sobre {display_name(item)}{price}: {' '.join(lines)}"
+    named = _said_by_name(item, feature)
+    if named is not None:
+        return f"{'Sí' if named else 'No'}, lo dice su nombre: {display_name(item)}{price}."
     known = known_text(item)
     return f"No tengo ese dato de {display_name(item)}{price}." + (f" Lo que sí sé: {known}." if known else "")
+
+
+def _said_by_name(item: CatalogueItem, feature: Feature) -> bool | None:
+    """Whether the name says the product has what was asked ("con sal": yes; "0% sal añadida": no), else None."""
+    name = fold(item.name)
+    asked = [w for w in feature.words if len(w) > 2]
+    if not asked or not all(stem(w) in {stem(t) for t in words(name)} for w in asked):
+        return None
+    return not re.search(rf"\b(?:sin|0 ?%|no) (?:\w+ )?{re.escape(asked[0])}", name)
 
 
 def _from_description(item: CatalogueItem, key: str) -> str | None:

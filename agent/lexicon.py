@@ -126,6 +126,14 @@ def is_gift(folded: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def people() -> re.Pattern[str]:
+    """Whom the customer speaks of ("para mi suegra", "mi viejo"): data/lexicon/fillers.json, after a possessive."""
+    names = "|".join(re.escape(w) for w in sorted(lexicon("fillers").get("people", []), key=len, reverse=True))
+    owners = r"mi|mis|tu|tus|su|sus|nuestro|nuestra|nuestros|nuestras|vuestro|vuestra"
+    return re.compile(rf"\b(?:(?:para|a|de|con) )?(?:{owners}) (?:{names})\b" if names else r"(?!x)x")
+
+
+@lru_cache(maxsize=1)
 def interjections() -> re.Pattern[str]:
     """Words that pad a turn ("vale", "órale", "ah, qué pena"): data/lexicon/fillers.json."""
     return _phrases(list(lexicon("fillers").get("interjections", [])))

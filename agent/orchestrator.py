@@ -35,6 +35,7 @@ class Part(TypedDict):
     focus: ProductFact | None
     facts: list[Any]
     refines: bool  # about what the part before it showed: its products replace that part's
+    topic: dict[str, Any] | None
 
 
 class OrchestratorState(TurnState, TurnOutput, total=False):
@@ -78,7 +79,7 @@ async def split(state: OrchestratorState) -> dict[str, Any]:
 
 
 def fan_out(state: OrchestratorState) -> list[Send]:
-    base = {k: state[k] for k in ("messages", "products", "focus", "routes", "cart") if k in state}
+    base = {k: state[k] for k in ("messages", "products", "focus", "routes", "cart", "topic", "seen") if k in state}
     return [Send("worker", {**base, "chain": chain}) for chain in chains(state["clauses"])]
 
 
@@ -100,12 +101,15 @@ async def worker(state: WorkerInput, runtime: Runtime[AgentContext]) -> dict[str
             "focus": result.get("focus"),
             "facts": result.get("facts") or [],
             "refines": position > 0,
+            "topic": result.get("topic"),
         }
         parts.append(part)
         if part["products"]:
             current["products"] = part["products"]
         if part["focus"]:
             current["focus"] = part["focus"]
+        if part["topic"]:
+            current["topic"] = part["topic"]
     return {"parts": parts}
 
 
@@ -134,6 +138,7 @@ async def merge(state: OrchestratorState) -> dict[str, Any]:
         focus=focus,
         facts=[f for p in parts for f in p["facts"]],
         query="",  # multi-intent turns are not cached
+        **({"topic": topic} if (topic := next((p["topic"] for p in reversed(parts) if p["topic"]), None)) else {}),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
-from agent.lexicon import interjections, is_gift, kind_words, purpose_of, respell
+from agent.lexicon import interjections, is_gift, kind_words, people, purpose_of, respell
 from state import ProductFact
 from vectorstore.text import fold, stem, words
 
@@ -220,12 +220,27 @@ _CONTAINER = re.compile(
 )
 
 
+_QUALIFIER = re.compile(r"\b(con|sin) ((?:(?!(?:para|y|que|en|por|pero|o)\b)\w+ ?){1,4})")
+_SMALL_WORDS = frozenset(["de", "del", "la", "el", "los", "las", "un", "una", "unos", "unas", "al"])
+
+
+def qualifiers(folded: str) -> list[tuple[str, list[str]]]:
+    """What the customer wants with or without: "con cancelación de ruido", "sin sal" -> ("con", [...])."""
+    out = []
+    for way, phrase in _QUALIFIER.findall(folded):
+        said = [w for w in words(phrase) if w not in _SMALL_WORDS][:3]
+        if said:
+            out.append((way, said))
+    return out
+
+
 def clean_query(folded: str) -> str:
     """The product words of a message: intent phrases, budget and filler removed."""
     text = _CONTAINER.sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag
     text = _FILLER_RE.sub(" ", text)
     text = re.sub(r"[¿?¡!.,;:()\"'«»]", " ", text)
     text = interjections().sub(" ", text)  # "ah, qué pena", "órale", "listo" (data/lexicon/fillers.json)
+    text = people().sub(" ", text)  # "son para mi suegra", "mi viejo es hipertenso"
     tokens = [t for t in text.split() if t not in _STOP]
     return " ".join(tokens)
 
@@ -318,7 +333,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
             if 1 < len(fitting) < len(products):
                 result.candidates = fitting
                 result.is_reference = True
-    if not result.references and seen and query and (demonstrative or _PICK.search(folded)):
+    if not result.references and not result.candidates and seen and query and (demonstrative or _PICK.search(folded)):
         # "me quedo con la Spigen, añádela": the Spigen shown earlier in the conversation, the latest one
         result.references = named_in_play(query, seen, latest=True)
         result.is_reference = result.is_reference or bool(result.references)

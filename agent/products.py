@@ -12,7 +12,7 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.features import Feature, about_one, about_several
 from agent.language import euros
-from agent.planner import Plan, kind_word, only_kind_words
+from agent.planner import Plan, kind_word, only_kind_words, qualifiers
 from agent.respond import respond
 from agent.turn import (
     TurnOutput,
@@ -27,7 +27,7 @@ from agent.turn import (
 )
 from state import ProductFact, SearchHit
 from tools.shop import ToolError, display_name, fact, unmatched_model_numbers, versions_of_top
-from vectorstore.text import fold, stem
+from vectorstore.text import fold, stem, words
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -78,6 +78,40 @@ def fitting_constraints(hits: list[Any], query: str) -> list[Any]:
         return hits
     fit = [h for h in hits if all(w in " ".join(fold(display_name(h.item)).split()) for w in wanted)]
     return fit or hits
+
+
+def qualified(hits: list[Any], folded: str) -> list[Any]:
+    """Keep what has what was asked "con", and what lacks what was asked "sin" (when some of them do)."""
+    for way, said in qualifiers(folded):
+        wanted = {stem(w) for w in said}
+        if way == "con":
+            keep = [h for h in hits if wanted <= {stem(t) for t in words(_all_text(h.item))}]
+        else:
+            free = re.compile(rf"\b(?:sin|0 ?%) (?:\w+ )?{re.escape(said[0])}")
+            keep = [h for h in hits if free.search(fold(h.item.name))]
+            keep = keep or [h for h in hits if not re.search(rf"\bcon {re.escape(said[0])}", fold(h.item.name))]
+        if keep and len(keep) < len(hits):
+            hits = keep
+    return hits
+
+
+def _all_text(item: Any) -> str:
+    values = " ".join(str(v) for v in (item.attributes or {}).values())
+    return fold(f"{item.name} {item.description or ''} {values}")
+
+
+def heads_first(hits: list[Any], query: str) -> list[Any]:
+    """Products whose name starts with the first word asked go first ("Cacahuete frito", not "Calabaza cacahuete").
+
+    Spanish names lead with what the product is: for "bombones", "Bombones Ferrero Rocher" before "Helado mini
+    bombón". A brand asked first ("nike pegasus") changes nothing.
+    """
+    first = next(iter(query.split()), "")
+    if len(first) < 3 or first.isdigit() or any(fold(h.item.brand or "") == first for h in hits):
+        return hits
+    head = stem(first)
+    leading = [h for h in hits if stem(next(iter(fold(h.item.name).split()), "")) == head]
+    return [*leading, *(h for h in hits if h not in leading)] if leading else hits
 
 
 def relevant(hits: list[Any]) -> list[Any]:
@@ -194,9 +228,9 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         min_price=p.min_price,
         max_price=p.max_price,
         in_stock=p.in_stock,
-        limit=40 if p.purpose_kinds and not p.category else 5,
+        limit=40 if p.purpose_kinds and not p.category else 12,
     )
-    hits = within_kinds(hits, p)[:5]
+    hits = heads_first(qualified(within_kinds(hits, p), p.folded), p.query)[:5]
     hits = fitting_constraints(hits, p.query)
     branded = [h for h in hits if "brand" in h.matched_by]
     if branded and not unmatched_model_numbers(p.query, [h.item for h in branded]):

@@ -14,7 +14,7 @@ from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
 from agent.lexicon import catalogue_words, variant_words
-from agent.planner import Plan, colour_of, plan, plan_text
+from agent.planner import Plan, colour_of, plan, plan_text, qualifiers
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
 from vectorstore.hybrid import name_key
@@ -114,6 +114,9 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         attribute_keys=snapshot.attribute_keys,
     )
     result.query = in_catalogue_words(result.query, snapshot)
+    topic = state.get("topic")
+    if topic:
+        on_topic(result, topic, len(state.get("products") or []), snapshot)
     # what the talk is about: the product in focus, or else the kind of the last list ("¿y en lata?" after pineapples)
     about = state.get("focus") or state.get("topic")
     if about and result.query and not result.references and not result.candidates:
@@ -124,6 +127,35 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         if other is not None:
             result.references = [fact(other)]
     return result
+
+
+def on_topic(result: Plan, topic: Mapping[str, Any], shown: int, snapshot: Any) -> None:
+    """A turn that says no product of its own is about the kind of the last list (words the shop lacks left out)."""
+    unknown = set(snapshot.unknown_words(f"{topic['name']} {result.query}"))
+    kind = " ".join(w for w in fold(topic["name"]).split() if w not in unknown)
+    extreme = result.cheapest or result.dearest
+    if extreme and not result.query and shown >= 5 and len(result.references) == 1 and not among(result.folded):
+        # "¿cuál es el más barato?" after five of many peanuts: the cheapest peanuts, not of those five
+        result.query, result.references = kind, []
+    budget = result.max_price is not None or result.min_price is not None
+    if budget and not (result.query or result.references or result.category or result.kind):
+        # "¿algo que no pase de 5 €?" after a list of chocolates: that kind of product within the budget
+        result.query = kind
+        result.category = snapshot.categories.get(fold(str(topic.get("subcategory") or "")))
+    said = {w for _, ws in qualifiers(result.folded) for w in ws}
+    if said and not result.references and result.query:
+        # "¿y alguno sin sal?" after a list of peanuts: peanuts without salt
+        rest = [w for w in result.query.split() if w not in said and w not in ("sin", "con") and w not in unknown]
+        if not rest:
+            result.query = " ".join([kind, *(w for w in result.query.split() if w not in unknown)])
+
+
+_AMONG_SHOWN = re.compile(r"\bde (?:esos|esas|estos|estas|ellos|ellas|los que|las que|la lista|los \w+ que)\b")
+
+
+def among(folded: str) -> bool:
+    """Whether the customer limits a choice to what was shown ("el más barato de esos")."""
+    return bool(_AMONG_SHOWN.search(folded))
 
 
 _ANOTHER_OF_KIND = re.compile(r"^(?:y |pues |vale |entonces )*(?:la|el|los|las) de (\w+(?: \w+)?)$")

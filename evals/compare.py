@@ -7,6 +7,7 @@ one), a latency that rises more than 20%, or a count that should be low (false h
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,11 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, int]:
 
 
 def run(a: str, b: str) -> int:
-    """Print the comparison; exit code 1 when B regresses on A."""
-    text, regressions = compare(load(a), load(b))
+    """Print the comparison; exit code 1 when B regresses on A (or an experiment cannot be read)."""
+    try:
+        text, regressions = compare(load(a), load(b))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     print(text)
     return 1 if regressions else 0

@@ -336,3 +336,45 @@ async def test_the_plain_model_and_a_question_that_leans_on_the_clause_before(
     assert "Blanco" in white and "Negro" not in white and "Pro" not in white  # those versions, in white
     told = await chat.turn("¿Y qué diferencia tiene con el Pro aparte del precio?", thread_id=thread)
     assert "A16 Bionic" in told.reply and "A17 Pro" in told.reply and "Apple iPhone 15 128 GB Blanco" in told.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("¿Tenéis bombones? Son para mi suegra", "bombones"),
+        ("y alguno sin sal? mi viejo es hipertenso", "sin sal hipertenso"),
+        ("una funda para mi móvil", "funda movil"),  # a thing after a possessive is still a product
+    ],
+)
+def test_the_people_a_customer_mentions_are_not_searched(text: str, query: str) -> None:
+    from agent.planner import plan
+
+    assert plan(text).query == query
+
+
+async def test_a_budget_a_qualifier_or_a_superlative_alone_is_about_the_last_list(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿qué auriculares tenéis?", thread_id=thread)
+    budget = await chat.turn("¿algo que no pase de 60 €?", thread_id=thread)
+    assert "Auriculares JBL Tune 520BT Negro: 49,99 €" in budget.reply and "329,00 €" not in budget.reply
+    quiet = await chat.turn("¿y alguno con cancelación de ruido?", thread_id=thread)
+    assert "Sony WH-1000XM5" in quiet.reply and "JBL" not in quiet.reply  # the JBL's sheet says nothing of it
+    cheapest = await chat.turn("¿cuál es el más barato?", thread_id=thread)
+    assert "279,00 €" in cheapest.reply and "49,99" not in cheapest.reply  # of those with noise cancelling
+
+
+async def test_a_name_that_says_what_was_asked_answers_it(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿cuánto cuesta el taladro Bosch Professional GSR 18V-55?", thread_id=thread)
+    batteries = await chat.turn("¿trae baterías?", thread_id=thread)
+    assert batteries.reply.startswith("Sí, lo dice su nombre") and "2 baterías" in batteries.reply
+
+
+def test_a_list_of_one_is_not_called_options() -> None:
+    from agent.composer import product_list
+
+    one = [{"id": 1, "name": "Auriculares JBL Tune 520BT Negro", "price": "49.99", "stock": 54}]
+    intros = {product_list("auriculares", one, seed=str(seed)).splitlines()[0] for seed in range(40)}
+    assert any("una opción" in i for i in intros) and not any("1 opciones" in i for i in intros)
