@@ -106,18 +106,36 @@ def wanted(folded: str) -> list[Wanted]:
         if described and any(w.words not in ("", "eso") for w in described):
             count = next((w.count for w in found if w.count), None)
             return [Wanted(w.words, count or w.count) for w in described if w.words not in ("", "eso")]
+    choice = _choice_apart(folded)
+    first = found[0] if found else None
+    if choice and first and (not first.words or _CONTAINER.match(f"{first.words} de ")):
+        # "cogeré la talla 4: ponme 2 paquetes y unos chupetes": the 2 packs are of the size chosen
+        found[0] = Wanted(choice, first.count, first.container or first.words)
     return found
+
+
+def _choice_apart(folded: str) -> str:
+    """What a sentence with no buying verb chose ("cogeré la talla 4"), when another sentence buys."""
+    for sentence in re.split(r"[?¿!¡:]|\.(?:\s|$)", folded):
+        said = _CHOOSING.search(sentence)
+        if said and not HAS_BUY.search(sentence):
+            return sentence[said.end() :].strip(" ,")
+    return ""
 
 
 _CHOICE_ALONE = re.compile(
     r"^(?:(?:pues|vale|entonces|bueno|ok|listo|dale)[ ,]+)*(?:el|la|los|las) (?:de |del )?[\w ]{1,25}$"
 )
-_CHOOSING = re.compile(r"\b(?:me gustan?|me encantan?|prefiero|me quedo con|me decido por|mejor)\b")
+_CHOOSING = re.compile(
+    r"\b(?:me gustan?|me encantan?|prefiero|me quedo con|me decido por|mejor|cogere|cojo|escojo|elijo|voy a coger|"
+    r"me voy a llevar|agarro)\b"
+)
 
 
 def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
     # Sentences: a question ("¿cuántas te quedan?") or a remark is not part of the purchase, unless nothing else is.
-    sentences = [s.strip() for s in re.split(r"[?¿!¡]|\.(?:\s|$)", folded) if s.strip()]
+    folded = re.sub(r"\b(complet\w*) con\b", r"\1", folded)  # "completá con 5 del de medio litro": 5 of those
+    sentences = [s.strip() for s in re.split(r"[?¿!¡:]|\.(?:\s|$)", folded) if s.strip()]
     if choice_too:
         asked = {m.group(0).strip(" ¿?") for m in re.finditer(r"[^?¿.!¡]*\?", folded)}
         chosen = [s for s in sentences if _CHOOSING.search(s) and s not in asked]
@@ -191,8 +209,8 @@ _TOTAL_QUESTION = re.compile(
     r"\bcuanto (?:es|seria|sale|salen|queda|quedaria|me sale|me queda|da|serian|son|suma|sumaria)\b(?: (?:todo|en total|el total|eso))?"
 )
 _CHOICE = re.compile(
-    r"^(?:(?:vale|ok|okey|dale|listo|bueno|pues|entonces|orale|venga|perfecto|genial|ya|si|bien)[ ,.]+)*"
-    r"(?:\d+|dos|tres|cuatro|cinco|seis|un|una|el|la|los|las)\b"
+    r"^(?:(?:vale|ok|okey|dale|listo|bueno|pues|entonces|orale|venga|perfecto|genial|ya|si|bien|y)[ ,.]+)*"
+    r"(?:\d+|dos|tres|cuatro|cinco|seis|un|una|unos|unas|el|la|los|las)\b"
 )
 
 
@@ -207,4 +225,6 @@ def implicit_purchase(folded: str) -> bool:
         return False
     things = wanted(head)
     counted = any(w.count for w in things) or bool(_COUNT.match(_interjections().sub(" ", head).strip(" ,")))
-    return bool(_CHOICE.match(head)) and (len(things) >= 2 or counted)
+    # "y unas calcetas también, ¿cuánto sería todo?": one more thing on top of what is in the cart
+    more = bool(re.search(r"\btambien\b|^y ", head)) and bool(re.search(r"\btodo\b", folded))
+    return bool(_CHOICE.match(head)) and (len(things) >= 2 or counted or more)

@@ -51,19 +51,27 @@ def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
     return _phrases([*table, *(p for p in plurals if p not in table)]), table
 
 
-def catalogue_words(query: str, known: Callable[[str], bool], is_name: Callable[[str], bool] | None = None) -> str:
+def catalogue_words(
+    query: str, known: Callable[[str], bool], is_name: Callable[[str], bool] | None = None,
+    used: Callable[[str], bool] | None = None,
+) -> str:  # fmt: skip
     """The customer's words in the catalogue's: "palta" -> "aguacate", "jugo de durazno" -> "zumo de melocoton".
 
-    A word the catalogue uses itself is kept (a shop selling "Banana" keeps it); a replacement is taken only when
-    the catalogue uses it (`known` says whether a folded word is in the catalogue).
+    A word the catalogue's names use themselves is kept (a shop selling "Banana" keeps it; `used` says so, as
+    written, else `known`); a phrase is kept only when it is a product's whole name ("crema de leche" inside
+    "Crema de leche y avellanas" is still "nata"). A replacement is taken only when the catalogue uses it
+    (`known` says whether a folded word is in the catalogue).
     """
     pattern, table = _synonyms()
+    said_used = used or known
 
     def swap(match: re.Match[str]) -> str:
         said = match.group(0)
         if said not in table:  # a plural of a listed word: "chupos" -> "chupo"
             said = next(s for s in (said[:-2], said[:-1]) if s in table)
-        if all(known(w) for w in said.split()):
+        if " " not in said and said_used(said):
+            return said
+        if " " in said and (is_name(said) if is_name else all(known(w) for w in said.split())):
             return said
         targets = [t for t in table[said] if all(known(w) for w in t.split())]
         whole = [t for t in targets if is_name and is_name(t)]

@@ -20,7 +20,7 @@ from langgraph.types import interrupt
 from agent import buying, composer
 from agent.context import AgentContext, turn_seed
 from agent.language import number_from_words
-from agent.lexicon import variant_words
+from agent.lexicon import purpose_of, variant_words
 from agent.planner import Plan, clean_query, colour_of, named_in_play, ordinal_refs
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
@@ -288,6 +288,10 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
         head = re.sub(r"\s+para (?:el|la|los|las|mi|tu|su|un|una)\b.*$", "", words)
         plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
         query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
+        said_for = re.search(re.escape(words) + r"\s+(pa(?:ra)? [^,.?]*)", p.folded) if words else None
+        purpose = purpose_of(words) or (purpose_of(said_for.group(1)) if said_for else None)
+        if query and purpose and purpose[2]:  # "unas calcetas para correr": running socks
+            query = " ".join(dict.fromkeys([*(w for w in query.split() if w != purpose[0]), *purpose[2].split()]))
         match = await context.shop.best_match(search_query(context, query, query)) if query else None
         if match is not None and thing.container:  # "6 botellas de Iso drink": the bottle, not the can
             packed_query = f"{query} {_singular(thing.container)}"

@@ -260,7 +260,9 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
          attribute_keys: frozenset[str] = frozenset()) -> Plan:  # fmt: skip
     """Read one message against the conversation so far."""
     products = products or []
-    folded = respell(" ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", re.sub(r"['’]s\b", "s", fold(text))).split()))
+    # "olvídate de esa: dame una de 15 kg": a colon ends a sentence
+    folded = re.sub(r":(?=\s)", ". ", re.sub(r"['’]s\b", "s", fold(text)))
+    folded = respell(" ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", folded).split()))
     low, high, rest = budget(folded)
     result = Plan(text=text, folded=folded, query="", min_price=low, max_price=high)
     result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))

@@ -140,7 +140,11 @@ def read(text: str) -> Phrase:
     normalised = normalise_units(text)
     phrase = Phrase(measures=measures_in(normalised))
     rest = _MEASURE.sub(" ", normalised)
+    previous = ""
     for word in words(rest):
+        if word.isdigit() and previous == "talla":  # "la talla 4": the size is the number
+            phrase.words.append(word)
+        previous = word
         if word in CHEAP:
             phrase.cheap = True
         elif word in DEAR:

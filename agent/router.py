@@ -208,6 +208,7 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
     out: list[tuple[str, Intent]] = []
     pieces = CLAUSE_SPLIT.split(folded)
     glue = " "
+    pending = ""  # "me gustan las blancas. ¿cuántas te quedan?": said before the first question, and part of it
     for i, piece in enumerate(pieces):
         if i % 2:  # a delimiter: kept, so a clause merged back reads as written ("los blancos y unas medias")
             glue = " y " if piece.strip() in ("y", "e") else (", " if piece.strip() == "," else " ")
@@ -229,12 +230,16 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
         if found == "prices" and out and out[-1][1] == "orders" and buying.asks_total(clause):
             found = "orders"  # "ponme 2 botellas y 3 botes de pelotas cuánto es": one purchase and its total
         if found:
+            if pending:
+                clause, pending = f"{pending}, {clause}", ""
             if out and out[-1][1] == found:
                 out[-1] = (f"{out[-1][0]}{glue}{clause}", found)
             else:
                 out.append((clause, found))
         elif out:
             out[-1] = (f"{out[-1][0]}{glue}{clause}", out[-1][1])
+        else:
+            pending = f"{pending}, {clause}" if pending else clause
     return out
 
 

@@ -184,8 +184,13 @@ def in_catalogue_words(query: str, snapshot: Any) -> str:
         return query
     # Known means a product's name uses it: "medias" in some description does not make a shop sell "medias".
     names = snapshot.name_index.vocabulary
+    tokens = snapshot.name_words
+
+    def used(word: str) -> bool:  # as written or in the plural: "medias" is not "medio"
+        return word in tokens or word.rstrip("s") in tokens or (word.endswith("es") and word[:-2] in tokens)
+
     return catalogue_words(
-        query, lambda word: stem(word) in names, lambda phrase: name_key(stems(phrase)) in snapshot.name_keys
+        query, lambda word: stem(word) in names, lambda phrase: name_key(stems(phrase)) in snapshot.name_keys, used
     )
 
 

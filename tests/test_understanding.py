@@ -143,6 +143,22 @@ def test_regional_words_become_the_catalogues_only_when_the_catalogue_uses_them(
     assert catalogue_words("heladera", known) == "heladera"  # no fridge sold: the customer's word stays
 
 
+def test_a_phrase_or_a_plural_is_the_customers_word_only_when_a_name_says_it() -> None:
+    stems_known = {"crema", "de", "leche", "nata", "calcetines", "medio", "medias"}.__contains__  # stemmed loosely
+    names = {"calcetines", "medio", "crema", "de", "leche", "y", "avellanas", "nata"}  # words of names, as written
+
+    def used(word: str) -> bool:
+        return word in names or word.rstrip("s") in names
+
+    def whole_name(phrase: str) -> bool:
+        return phrase == "crema de leche y avellanas"
+
+    # "Crema de leche y avellanas" says the phrase but is not called it: the customer means cream ("nata")
+    assert catalogue_words("crema de leche para batir", stems_known, whole_name, used) == "nata para batir"
+    # "medias" stems like "medio" (a colour "azul medio"), but no name says "medias": socks
+    assert catalogue_words("medias para correr", stems_known, whole_name, used) == "calcetines para correr"
+
+
 def test_chat_spellings_are_read_as_words() -> None:
     assert respell("kiero algo q no pase de 5 euros") == "quiero algo que no pase de 5 euros"
     assert respell("ay stok del iphone") == "hay stock del iphone"
@@ -378,3 +394,19 @@ def test_a_list_of_one_is_not_called_options() -> None:
     one = [{"id": 1, "name": "Auriculares JBL Tune 520BT Negro", "price": "49.99", "stock": 54}]
     intros = {product_list("auriculares", one, seed=str(seed)).splitlines()[0] for seed in range(40)}
     assert any("una opción" in i for i in intros) and not any("1 opciones" in i for i in intros)
+
+
+async def test_a_purchase_said_around_a_choice_a_purpose_or_a_colon(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿tenéis zapatillas de running Nike?", thread_id=thread)
+    asked = await chat.turn("Me gustan las blancas. ¿Cuántas te quedan? agrégame un par", thread_id=thread)
+    assert "5 unidades" in asked.reply and await cart(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1}
+    more = await chat.turn("y unas calcetas para correr también, ¿cuánto sería todo?", thread_id=thread)
+    assert await cart(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1, "DEP-NIK-SPARK-CAL-M": 1}  # running socks
+    assert "156,98 €" in more.reply
+    baby = tid(request, "baby")
+    await chat.turn("¿cuánto cuestan los pañales Dodot Sensitive?", thread_id=baby)
+    said = await chat.turn("Vale, cogeré la talla 4: ponme 2 paquetes y unos chupetes de 0 a 6 meses", thread_id=baby)
+    assert await cart(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-SUA-CHUP-06-2U": 1}, said.reply
+    await chat.turn("olvídate de los chupetes: quita los chupetes y completa con 1 de la talla 3", thread_id=baby)
+    assert await cart(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-SENS-T3-90": 1}

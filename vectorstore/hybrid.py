@@ -129,6 +129,11 @@ class _Snapshot:
     def vocabulary(self) -> _Vocabulary:
         return self.vocabulary_loader()
 
+    @cached_property
+    def name_words(self) -> frozenset[str]:
+        """Every word of the products' names, folded, as written (no stemming: "medias" is not "medio")."""
+        return frozenset(w for i in self.items for w in words(fold(i.name)))
+
     def unknown_words(self, text: str) -> list[str]:
         """Words of the text that no product uses, not even misspelt: "xbox", "huawei", "lavadoras".
 
