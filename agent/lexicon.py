@@ -145,3 +145,19 @@ def people() -> re.Pattern[str]:
 def interjections() -> re.Pattern[str]:
     """Words that pad a turn ("vale", "órale", "ah, qué pena"): data/lexicon/fillers.json."""
     return _phrases(list(lexicon("fillers").get("interjections", [])))
+
+
+@lru_cache(maxsize=1)
+def _brands() -> dict[str, str]:
+    return {k: str(v) for k, v in lexicon("synonyms").get("brands", {}).items()}
+
+
+def brand_kind(words: list[str]) -> tuple[str, str] | None:
+    """A brand the customer names and the kind of product it is ("gatorade" -> "bebida isotonica"), if listed."""
+    table = _brands()
+    for size in (3, 2, 1):
+        for i in range(len(words) - size + 1):
+            said = " ".join(words[i : i + size])
+            if said in table:
+                return said, table[said]
+    return None

@@ -18,6 +18,7 @@ from agent.respond import respond
 from agent.turn import (
     TurnOutput,
     TurnState,
+    among,
     answer,
     context_of,
     in_catalogue_words,
@@ -47,6 +48,7 @@ _COMPARE_WORDS = frozenset(
     ["diferencia", "diferencias", "tiene", "tienen", "hay", "comparado", "comparada", "comparar", "compara", "cual",
      "aparte", "ademas", "precio", "precios"]
 )  # fmt: skip
+_PER_UNIT_WORDS = frozenset(["kilo", "kilos", "kg", "litro", "litros", "l", "unidad", "unidades", "ud", "dos", "tres"])
 _THIS_ONE = re.compile(r"\b(?:ese|esa|este|esta|eso|esto|el mio|la mia|el que tengo)\b")
 
 
@@ -95,6 +97,15 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     dimension = per_unit_of(p.folded)
     in_play = [shop.catalog.index.items[int(f["id"])] for f in state.get("products") or []
                if int(f.get("id", 0)) in shop.catalog.index.items]  # fmt: skip
+    kind_words = [w for w in p.query.split() if w not in _PER_UNIT_WORDS and not w.isdigit()]
+    if dimension and kind_words and not p.references and not among(p.folded):
+        # "¿cuál isotónica sale más barata por litro?": that kind of product, not only the ones on the table
+        hits = await shop.search(search_query(context, turn_text(state), " ".join(kind_words)), limit=20)
+        names = {h.item.name.casefold() for h in hits if h.name_match >= 0.5}
+        # every size of each name: the 1,5 L bottle is often what sells cheapest by the litre
+        sizes = [v for v in shop.catalog.index.items.values() if v.name.casefold() in names]
+        if 2 <= len(sizes) <= 40:
+            in_play = sizes
     if dimension and (len(p.references) >= 2 or len(in_play) >= 2):
         # "¿cuál sale más barato por kilo?": price per kilo, litre or unit of the products on the table
         items = [shop.catalog.index.items[int(r["id"])] for r in p.references] if len(p.references) >= 2 else in_play

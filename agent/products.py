@@ -12,6 +12,7 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.features import Feature, about_one, about_several
 from agent.language import euros
+from agent.lexicon import brand_kind
 from agent.planner import Plan, kind_word, only_kind_words, qualifiers
 from agent.respond import respond
 from agent.turn import (
@@ -41,6 +42,13 @@ class ProductsState(TurnState, TurnOutput, total=False):
     others: list[ProductFact]  # the same product in its other sizes or packages
     feature_focus: ProductFact | None
     alternatives: bool
+    label: str  # what the list is for, when it is not the query ("bebida isotonica" for "gatorade")
+
+
+def as_written(folded: str, names: list[str]) -> str:
+    """Folded words as the product names write them: "bebida isotonica" -> "bebida isotónica"."""
+    written = {fold(w): w.lower() for name in names for w in re.findall(r"\w+", name)}
+    return " ".join(written.get(w, w) for w in folded.split())
 
 
 def with_namesakes(hits: list[Any], context: AgentContext, limit: int = 8) -> list[Any]:
@@ -241,7 +249,17 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     # Words no product uses, not even misspelt ("xbox", "huawei"): say so rather than pass other things off.
     snapshot = context.shop.catalog.index.snapshot()
     unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []
-    if unknown and (not hits or hits[0].name_match < 0.5):
+    brand = brand_kind(p.query.split()) if p.query else None
+    if brand and not set(brand[0].split()) & snapshot.name_words:
+        # "¿tenéis Gatorade?": not that brand (no name says it), but the kind of product it is
+        kind = await context.shop.search(search_query(context, turn_text(state), brand[1]), limit=12)
+        kind = [h for h in kind if h.name_match >= 0.999][:5]  # every word of the kind in the name
+        if not kind:
+            return {"found": [], "detail": None, "missing": [brand[0]], "alternatives": False}
+        label = as_written(brand[1], [h.item.name for h in kind])
+        return {"found": [fact(h.item) for h in kind], "detail": None, "missing": [brand[0]], "alternatives": True,
+                "label": label}  # fmt: skip
+    if unknown and (not hits or hits[0].name_match < 0.999):
         content = [w for w in p.query.split() if not kind_word(w) and not w.isdigit()]
         if set(content) <= set(unknown):  # nothing but unknown words: no list at all
             return {"found": [], "detail": None, "missing": unknown, "alternatives": False}
@@ -300,7 +318,7 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         facts, shown = [], []
     else:
         found = state.get("found", [])
-        label = p.query or p.category or p.text
+        label = state.get("label") or p.query or p.category or p.text
         draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
         if state.get("missing"):
             draft = f"{composer.not_sold(state['missing'], seed=seed, alternatives=True)}\n{draft}"
@@ -313,8 +331,8 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         # a new list takes the focus off the product talked about before (unless it leads with one named in full)
         focus=detail or (shown[0] if len(shown) == 1 else state.get("lead") or (None if shown else state.get("focus"))),
         facts=facts,
-        query=f"buscar {p.query or p.category or ''}{describe_filters(p)}".strip(),
-        **({"topic": topic} if (topic := topic_of(p.query or p.category or "", shown)) else {}),
+        query=f"buscar {state.get('label') or p.query or p.category or ''}{describe_filters(p)}".strip(),
+        **({"topic": topic} if (topic := topic_of(state.get("label") or p.query or p.category or "", shown)) else {}),
     )
 
 

@@ -138,3 +138,15 @@ async def test_names_smoke(worlds: dict[str, Any], no_internet: None) -> None:
     assert details["questions"] == len(chosen)
     assert metrics["exact_prices"] >= MIN_NAMES_EXACT, text
     assert metrics["variants_told_apart"] >= MIN_NAMES_EXACT, text
+
+
+@pytest.mark.slow
+async def test_a_kind_by_the_litre_and_a_brand_the_shop_does_not_sell(worlds: dict[str, Any]) -> None:
+    """On the real catalogue: every size of a kind is priced by the litre; a brand not sold lists its kind."""
+    async with worlds["mercadona"].session() as session:
+        thread = "kind-per-litre"
+        brand = await session.turn("¿tienen Gatorade?", thread)
+        assert "gatorade" in brand["reply"].lower() and "isotónica" in brand["reply"], brand["reply"]
+        per_litre = await session.turn("¿y cuál isotónica sale más barata por litro?", thread)
+        # the 1,5 L bottle of Iso drink (1,06 €) is the cheapest litre of the kind, not a can shown before
+        assert "0,71 € por L" in per_litre["reply"] and "1,06 €" in per_litre["reply"], per_litre["reply"]

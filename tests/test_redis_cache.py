@@ -309,8 +309,15 @@ def test_server_on_redis_patch_then_redis_down_and_back(tmp_path: Path, sample_v
                 assert response.status_code == 200, response.text
                 return dict(response.json())
 
-            health = client.get("/health").json()
-            assert health["status"] == "ok" and health["cache"]["backend"] == "redis"
+            def wait_until_ok(why: str) -> None:
+                # One slow ping under CPU load marks Redis down for a couple of seconds: wait it out, boundedly.
+                deadline = time.monotonic() + 15
+                while client.get("/health").json()["status"] != "ok":
+                    assert time.monotonic() < deadline, why
+                    time.sleep(0.3)
+
+            wait_until_ok("the server never reached Redis")
+            assert client.get("/health").json()["cache"]["backend"] == "redis"
             question = "¿cuánto cuesta la Nintendo Switch OLED?"
             assert not ask(question)["cached"]
             assert ask(question)["cached"]
@@ -333,10 +340,7 @@ def test_server_on_redis_patch_then_redis_down_and_back(tmp_path: Path, sample_v
             assert health.json()["cache"]["status"] == "degraded"
 
             start_redis_stack(port)
-            deadline = time.monotonic() + 15
-            while client.get("/health").json()["status"] != "ok":
-                assert time.monotonic() < deadline, "the Redis layer did not come back"
-                time.sleep(0.3)
+            wait_until_ok("the Redis layer did not come back")
             # L1 is back and empty (a fresh server): the question is answered, stored there again, then served.
             assert not ask(question)["cached"]
             assert ask(question)["cached"]

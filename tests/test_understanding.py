@@ -410,3 +410,13 @@ async def test_a_purchase_said_around_a_choice_a_purpose_or_a_colon(chat: Any, r
     assert await cart(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-SUA-CHUP-06-2U": 1}, said.reply
     await chat.turn("olvídate de los chupetes: quita los chupetes y completa con 1 de la talla 3", thread_id=baby)
     assert await cart(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-SENS-T3-90": 1}
+
+
+async def test_a_brand_the_shop_does_not_sell_is_said_and_its_kind_offered(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    huggies = await chat.turn("¿tenéis Huggies?", thread_id=tid(request))
+    assert "huggies" in huggies.reply.lower() and "Pañales Dodot Sensitive talla 4" in huggies.reply, huggies.reply
+    assert "Crema" not in huggies.reply  # only what the kind's words name, not whatever ranks near
+    nutella = await chat.turn("¿tenéis Nutella?", thread_id=tid(request, "n"))
+    assert "nutella" in nutella.reply.lower() and "€" not in nutella.reply, nutella.reply  # no cocoa spread here
