@@ -32,7 +32,7 @@ _BUY = (
 _NOT_WANTED = re.compile(
     r"\b(?:" + _BUY + r"|(?:al|a mi|a la|en el|en mi|en la) (?:carrito|cesta|carro|pedido)|carrito|cesta|"
     r"de todas formas|de todos modos|igual|dime|decime|digame|me gustan?|me encantan?|me convencen?|"
-    r"me quedo con|me decido por|voy a por|voy con)\b"
+    r"me quedo con|me decido por|voy a por|voy con|entonces)\b"
 )
 HAS_BUY = re.compile(r"(?<!\bsi )\b" + _BUY + r"\b")  # "si compro el soporte, ¿me la instaláis?" is not a purchase
 _PEOPLE = (
@@ -126,6 +126,27 @@ def _choice_apart(folded: str) -> str:
 _CHOICE_ALONE = re.compile(
     r"^(?:(?:pues|vale|entonces|bueno|ok|listo|dale)[ ,]+)*(?:el|la|los|las) (?:de |del )?[\w ]{1,25}$"
 )
+_DECIDED = re.compile(
+    r"^(?:(?:pues|vale|bueno|ok|listo|dale|venga)[ ,]+)*(?:el|la|los|las) (?:de |del )?[\w ]{1,25}?,? entonces$|"
+    r"^(?:(?:pues|vale|bueno|ok|listo|dale|venga)[ ,]+)+(?:el|la|los|las) (?:de |del )?[\w ]{1,25}$"
+)
+
+
+def decided(clause: str) -> bool:
+    """A choice said as a decision ("bueno, la negra entonces", "vale, pues el de 16 GB"): the customer takes it."""
+    return bool(_DECIDED.match(clause.strip(" ,.")))
+
+
+def listed_purchase(folded: str) -> bool:
+    """Things listed with counts after a decision word, no verb: "vale, pues las 3 en negro y dos de café".
+
+    A count alone is not enough ("dos paquetes de café" may be a search); a question never is.
+    """
+    head = folded.strip(" ,.")
+    if not re.match(r"^(?:vale|pues|bueno|listo|dale|venga|ok|okey|perfecto|entonces)\b", head):
+        return False
+    things = wanted(head)
+    return _CHOICE.match(head) is not None and len(things) >= 2 and any(w.count for w in things)
 _CHOOSING = re.compile(
     r"\b(?:me gustan?|me encantan?|prefiero|me quedo con|me decido por|mejor|cogere|cojo|escojo|elijo|voy a coger|"
     r"me voy a llevar|agarro)\b"

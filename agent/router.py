@@ -230,6 +230,9 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
         if found == "prices" and out and out[-1][1] == "orders" and buying.asks_total(clause):
             found = "orders"  # "ponme 2 botellas y 3 botes de pelotas cuánto es": one purchase and its total
         if found:
+            if pending and found in ("policy", "conversation") and buying.decided(pending):
+                out.append((pending, "orders"))  # "bueno, la negra entonces. ¿cómo puedo pagar?": takes it, then asks
+                pending = ""
             if pending:
                 clause, pending = f"{pending}, {clause}", ""
             if out and out[-1][1] == found:
@@ -329,7 +332,7 @@ class Router:
             return Decision("conversation", "rules", 0.85)
         if previous and previous[0] == "orders" and CART_EDIT.search(folded):
             return Decision("orders", "rules", 0.85)  # "mejor quita un cable", "saca una bolsa" while shopping
-        if buying.implicit_purchase(folded):
+        if buying.implicit_purchase(folded) or ("?" not in text and buying.listed_purchase(folded)):
             return Decision("orders", "rules", 0.85)  # "vale, el cortacésped y la pistola, ¿cuánto es?"
         # "¿Vendéis raquetas? Recomiéndame una": two questions, two clauses
         marked = respell(" ".join(re.sub(r"[¡!]", " ", re.sub(r"\?", " . ", fold(text))).replace("¿", " ").split()))

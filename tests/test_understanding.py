@@ -420,3 +420,20 @@ async def test_a_brand_the_shop_does_not_sell_is_said_and_its_kind_offered(
     assert "Crema" not in huggies.reply  # only what the kind's words name, not whatever ranks near
     nutella = await chat.turn("¿tenéis Nutella?", thread_id=tid(request, "n"))
     assert "nutella" in nutella.reply.lower() and "€" not in nutella.reply, nutella.reply  # no cocoa spread here
+
+
+async def test_a_decision_said_with_counts_or_before_a_shop_question_buys(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿me pones 2 cafeteras Dedica rojas?", thread_id=thread)  # the red one is sold out
+    await chat.turn("vale, pues las 2 en negro y 3 paquetes de café Lavazza", thread_id=thread)
+    assert await cart(chat, thread) == {"COC-DEL-DEDICA-NEG": 2, "COC-LAV-QROSSA-250": 3}
+    other = tid(request, "policy")
+    await chat.turn("¿la cafetera Dedica la tenéis en rojo?", thread_id=other)
+    both = await chat.turn("bueno, la negra entonces. ¿Hacéis envíos a Canarias?", thread_id=other)
+    assert await cart(chat, other) == {"COC-DEL-DEDICA-NEG": 1}
+    assert "Canarias" in both.reply and "carrito" in both.reply, both.reply
+    searched = tid(request, "search")
+    await chat.turn("dos paquetes de café y el descalcificador", thread_id=searched)  # no decision word: a search
+    assert await cart(chat, searched) == {}

@@ -199,7 +199,8 @@ class Shop:
             return None
         model = model_words(item)
         anchor = set(name_tokens(display_name(item)))
-        wanted_tokens = {t for w in wanted for t in name_tokens(normalise_units(fold(w)))}
+        # stems: "la negra" is the "Negro" version, "las blancas" the "Blanco" one
+        wanted_tokens = {stem(t) for w in wanted for t in name_tokens(normalise_units(fold(w)))}
         hits = await self.catalog.search(" ".join([*model, *wanted]), limit=20)
         pool = [h.item for h in hits] + [n for n in self.namesakes(item) if all(n.id != h.item.id for h in hits)]
         candidates = [
@@ -207,7 +208,7 @@ class Shop:
             for c in pool
             if c.id != item.id
             and model_words(c) == model
-            and wanted_tokens <= set(name_tokens(normalise_units(fold(display_name(c)))))
+            and wanted_tokens <= {stem(t) for t in name_tokens(normalise_units(fold(display_name(c))))}
         ]
         if not candidates:
             return None
