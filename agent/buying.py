@@ -147,6 +147,8 @@ def listed_purchase(folded: str) -> bool:
         return False
     things = wanted(head)
     return _CHOICE.match(head) is not None and len(things) >= 2 and any(w.count for w in things)
+
+
 _CHOOSING = re.compile(
     r"\b(?:me gustan?|me encantan?|prefiero|me quedo con|me decido por|mejor|cogere|cojo|escojo|elijo|voy a coger|"
     r"me voy a llevar|agarro)\b"

@@ -27,7 +27,7 @@ Direction = Literal["more", "less"]
 _ASKING = re.compile(
     r"\b(?:que|cual|cuales|cuanto|cuanta|cuantos|cuantas|como|tiene|tienen|tienes|trae|traen|lleva|llevan|viene|"
     r"vienen|es|son|pesa|pesan|mide|miden|dura|duran|aguanta|aguantan|gasta|gastan|consume|consumen|incluye|"
-    r"incluyen|sirve|sirven|cabe|caben|funciona|va)\b"
+    r"incluyen|sirve|sirven|cabe|caben|funciona|va|puede|pueden|admite|admiten|acepta|aceptan|entra)\b"
 )
 _SEARCHING = re.compile(
     r"^(?:(?:hola|buenas|oye|vale|pues|y)\s+)*(?:busco|buscaba|estoy buscando|quiero|quisiera|necesito|me gustaria|"
@@ -227,7 +227,12 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     content = [w for w in words(folded) if w not in QUESTION_FILLER and len(w) > 2]
     asked = [w for w in content if w in said_words]
     # "¿viene con cargador?": what comes with it is the question's object, not a product to look for
-    included = re.search(r"\b(?:viene con|vienen con|incluye|incluyen|trae|traen|lleva|llevan)\b(.*)$", folded)
+    # "¿se le puede meter una microSD?", "¿admite cápsulas?": what goes with it is the object too
+    included = re.search(
+        r"\b(?:viene con|vienen con|incluye|incluyen|trae|traen|lleva|llevan|admiten?|aceptan?|compatibles? con|"
+        r"se le pueden? (?:meter|poner|conectar))\b(.*)$",
+        folded,
+    )
     if included:
         objects = [w for w in words(included.group(1)) if w not in QUESTION_FILLER and len(w) > 2]
         asked += objects
@@ -389,7 +394,7 @@ def about_several(items: list[CatalogueItem], feature: Feature, question: str = 
                 head = f"Solo tengo ese dato de {display_name(rows[0][0])}: {label(key)}, {rows[0][1]} ({euros(rows[0][0].price)})."
             elif len(top) > 1:
                 tied = ", ".join(f"{display_name(r[0])} ({euros(r[0].price)})" for r in top)
-                head = f"Empatan en {label(key)} ({top[0][1]}): {tied}."
+                head = f"En {label(key)} son iguales ({top[0][1]}): {tied}."
             else:
                 head = f"De esos, el que tiene {what} es {display_name(top[0][0])} ({top[0][1]}, {euros(top[0][0].price)})."
             rest = rows[len(top) :][:4] if len(rows) > 1 else []

@@ -175,6 +175,8 @@ def test_chat_spellings_are_read_as_words() -> None:
         ("cual tiene mas almacenamiento", ["capacidad", "almacenamiento"], "more"),
         ("cual es mas ligero", ["peso"], "less"),
         ("viene con cargador", ["incluye"], None),
+        ("y se le puede meter una tarjeta microsd", ["compatibilidad"], None),
+        ("admite capsulas nespresso", ["compatibilidad"], None),
     ],
 )
 def test_feature_questions_name_the_attributes_asked(text: str, keys: list[str], direction: str | None) -> None:
@@ -286,6 +288,8 @@ async def test_feature_questions_about_the_product_in_focus(chat: Any, request: 
     assert "Apple iPhone 15" in charger.reply and "Cargador Apple" not in charger.reply
     weight = await chat.turn("¿y cuánto pesa?", thread_id=thread)
     assert "No tengo ese dato" in weight.reply  # the sheet does not say: said plainly, never invented
+    card = await chat.turn("¿se le puede meter una tarjeta microSD?", thread_id=thread)
+    assert "No tengo ese dato" in card.reply and "SanDisk" not in card.reply, card.reply  # a question, not a search
 
 
 async def test_comparing_a_feature_across_the_list_and_the_whole_kind(
