@@ -17,7 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent import buying, composer
+from agent import buying, composer, references
 from agent.context import AgentContext, turn_seed
 from agent.language import number_from_words
 from agent.lexicon import purpose_of, variant_words
@@ -27,7 +27,7 @@ from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_w
 from data.orders import OutOfStockError
 from state import CartFact, ProductFact
 from tools.shop import ToolError, cart_facts, fact, thread_id_of
-from vectorstore.text import fold, stem
+from vectorstore.text import fold, normalise_units, stem
 
 Action = Literal["add", "accept", "set", "remove", "show", "checkout", "clear"]
 
@@ -174,7 +174,7 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
             with contextlib.suppress(ToolError):
                 removed, _ = await shop.remove_from_cart(thread_id, gone, None)
             found, problems = await _to_add(
-                state, context, Plan.load({**p.dump(), "folded": purchase, "text": purchase})
+                state, context, Plan.load({**p.dump(), "folded": purchase, "text": purchase}), instead_of=removed
             )
             out = await _add_all(shop, thread_id, found, problems)
             return {**out, "action": "add", "removed": fact(removed) if removed else None}
@@ -246,7 +246,9 @@ _ALL_OF = re.compile(
 )
 
 
-async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[list[tuple[int, int]], list[str]]:
+async def _to_add(
+    state: OrdersState, context: AgentContext, p: Plan, instead_of: Any = None
+) -> tuple[list[tuple[int, int]], list[str]]:
     """(product id, units) for each thing the message buys, and what could not be found.
 
     Each thing is looked for among the products on the table first ("la negra", "el de medio litro", "los
@@ -293,11 +295,21 @@ async def _to_add(state: OrdersState, context: AgentContext, p: Plan) -> tuple[l
         if query and purpose and purpose[2]:  # "unas calcetas para correr": running socks
             query = " ".join(dict.fromkeys([*(w for w in query.split() if w != purpose[0]), *purpose[2].split()]))
         match = await context.shop.best_match(search_query(context, query, query)) if query else None
+        if match is not None and instead_of is not None and match.subcategory != instead_of.subcategory:
+            # "quita la Hellmann's y pon una Hacendado de bote": a Hacendado mayonnaise, what it replaces
+            head = f"{fold(instead_of.name).split()[0]} {query}"
+            other = await context.shop.best_match(search_query(context, head, head))
+            match = other if other is not None and other.subcategory == instead_of.subcategory else match
         if match is not None and thing.container:  # "6 botellas de Iso drink": the bottle, not the can
             packed_query = f"{query} {_singular(thing.container)}"
             packed_match = await context.shop.best_match(search_query(context, packed_query, packed_query))
             if packed_match is not None and context.shop.is_namesake(packed_match, match):
                 match = packed_match
+        if match is not None:  # "una mayonesa Hellmann's de 475 ml", "una Hacendado de bote": that version
+            said = references.read(normalise_units(words))
+            version = references.Phrase(words=[w for w in said.words if w in variant_words()], measures=said.measures)
+            sized = references.narrow(version, [fact(n) for n in context.shop.namesakes(match)])
+            match = context.shop.catalog.index.items.get(int(sized[0]["id"]), match) if len(sized) == 1 else match
         if match is None:
             problems.append(
                 f"No encuentro «{words}» en el catálogo." if words else "¿Qué producto quieres añadir? Dime cuál."

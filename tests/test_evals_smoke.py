@@ -150,3 +150,15 @@ async def test_a_kind_by_the_litre_and_a_brand_the_shop_does_not_sell(worlds: di
         per_litre = await session.turn("¿y cuál isotónica sale más barata por litro?", thread)
         # the 1,5 L bottle of Iso drink (1,06 €) is the cheapest litre of the kind, not a can shown before
         assert "0,71 € por L" in per_litre["reply"] and "1,06 €" in per_litre["reply"], per_litre["reply"]
+
+
+@pytest.mark.slow
+async def test_a_name_with_an_apostrophe_is_taken_out_of_the_cart(worlds: dict[str, Any]) -> None:
+    from evals.dialogues import cart_of
+
+    async with worlds["mercadona"].session() as session:
+        thread = "apostrophe"
+        await session.turn("ponme una mayonesa Hellmann's de 475 ml", thread)
+        assert (await cart_of(session, thread))[0] == {"MER-00094": 1}
+        await session.turn("uy no, quita la Hellmann's y pon una Hacendado de bote", thread)
+        assert (await cart_of(session, thread))[0] == {"MER-00092": 1}

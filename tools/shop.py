@@ -377,9 +377,12 @@ class Shop:
     ) -> tuple[CatalogueItem, orders.Cart]:
         cart = await self.cart(thread_id)
         item = None
-        text = normalise_query(str(ref))
+        def loose(name: str) -> str:  # "Hellmann's" and "hellmanns" are one word
+            return normalise_query(re.sub(r"['’]", "", name))
+
+        text = loose(str(ref))
         for line in cart.items:  # match inside the cart first: "quita la funda", "quita la Hellmann's"
-            if str(line.product_id) == str(ref) or line.sku == str(ref).upper() or text in normalise_query(line.name):
+            if str(line.product_id) == str(ref) or line.sku == str(ref).upper() or text in loose(line.name):
                 item = await self.resolve(line.product_id)
                 break
         if item is None:
