@@ -161,3 +161,20 @@ def brand_kind(words: list[str]) -> tuple[str, str] | None:
             if said in table:
                 return said, table[said]
     return None
+
+
+@lru_cache(maxsize=1)
+def _loose() -> tuple[re.Pattern[str], frozenset[str]]:
+    data = lexicon("attributes")
+    return _phrases(list(data.get("loose_words", []))), frozenset(data.get("loose_packages", []))
+
+
+def loose_said(folded: str) -> re.Match[str] | None:
+    """Where the customer asks for the thing sold by the piece ("3 aguacates sueltos")."""
+    return _loose()[0].search(folded)
+
+
+def sold_loose(attributes: dict[str, object]) -> bool:
+    """Whether a product's package or size says it is sold by the piece ("Pieza", "a granel")."""
+    values = {str(v).casefold().strip(" .") for v in attributes.values()}
+    return any(v == p or v.startswith(f"{p} ") for v in values for p in _loose()[1])

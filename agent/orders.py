@@ -20,7 +20,7 @@ from langgraph.types import interrupt
 from agent import buying, composer, references
 from agent.context import AgentContext, turn_seed
 from agent.language import number_from_words
-from agent.lexicon import purpose_of, variant_words
+from agent.lexicon import loose_said, purpose_of, sold_loose, variant_words
 from agent.planner import Plan, clean_query, colour_of, named_in_play, ordinal_refs
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
@@ -305,6 +305,11 @@ async def _to_add(
             packed_match = await context.shop.best_match(search_query(context, packed_query, packed_query))
             if packed_match is not None and context.shop.is_namesake(packed_match, match):
                 match = packed_match
+        loose = loose_said(query) if match is not None else None
+        if loose is not None and match is not None and not sold_loose(match.attributes):  # "3 aguacates sueltos": by the piece
+            plain_query = " ".join((query[: loose.start()] + query[loose.end() :]).split())
+            hits = await context.shop.search(search_query(context, plain_query, plain_query), limit=8)
+            match = next((h.item for h in hits if h.name_match >= 0.999 and sold_loose(h.item.attributes)), match)
         if match is not None:  # "una mayonesa Hellmann's de 475 ml", "una Hacendado de bote": that version
             said = references.read(normalise_units(words))
             version = references.Phrase(words=[w for w in said.words if w in variant_words()], measures=said.measures)

@@ -45,6 +45,13 @@ class ProductsState(TurnState, TurnOutput, total=False):
     label: str  # what the list is for, when it is not the query ("bebida isotonica" for "gatorade")
 
 
+def _in_names(phrase: str, snapshot: Any) -> bool:
+    """Whether some product's name says the phrase ("harina pan" is not "Harina de trigo", nor "Pan de molde")."""
+    if " " not in phrase:
+        return phrase in snapshot.name_words
+    return any(f" {phrase} " in f" {' '.join(words(fold(i.name)))} " for i in snapshot.items)
+
+
 def as_written(folded: str, names: list[str]) -> str:
     """Folded words as the product names write them: "bebida isotonica" -> "bebida isotónica"."""
     written = {fold(w): w.lower() for name in names for w in re.findall(r"\w+", name)}
@@ -228,7 +235,8 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
             search_query(context, turn_text(state), p.query or p.kind), cheapest=p.cheapest, category=p.kind,
             max_price=p.max_price, in_stock=not p.include_sold_out,
         )  # fmt: skip
-        return {"found": [fact(i) for i in items[:5]], "detail": None, **({"lead": fact(items[0])} if items else {})}
+        # the cheapest and the two after it: an answer, not a catalogue page
+        return {"found": [fact(i) for i in items[:3]], "detail": None, **({"lead": fact(items[0])} if items else {})}
     words = p.query or (p.category or "") or p.purpose_words
     hits = await context.shop.search(
         search_query(context, turn_text(state), words),
@@ -250,7 +258,7 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     snapshot = context.shop.catalog.index.snapshot()
     unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []
     brand = brand_kind(p.query.split()) if p.query else None
-    if brand and not set(brand[0].split()) & snapshot.name_words:
+    if brand and not _in_names(brand[0], snapshot):
         # "¿tenéis Gatorade?": not that brand (no name says it), but the kind of product it is
         kind = await context.shop.search(search_query(context, turn_text(state), brand[1]), limit=12)
         kind = [h for h in kind if h.name_match >= 0.999][:5]  # every word of the kind in the name

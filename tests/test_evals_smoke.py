@@ -162,3 +162,15 @@ async def test_a_name_with_an_apostrophe_is_taken_out_of_the_cart(worlds: dict[s
         assert (await cart_of(session, thread))[0] == {"MER-00094": 1}
         await session.turn("uy no, quita la Hellmann's y pon una Hacendado de bote", thread)
         assert (await cart_of(session, thread))[0] == {"MER-00092": 1}
+
+
+@pytest.mark.slow
+async def test_a_product_asked_loose_and_a_brand_phrase(worlds: dict[str, Any]) -> None:
+    from evals.dialogues import cart_of
+
+    async with worlds["mercadona"].session() as session:
+        thread = "loose"
+        flour = await session.turn("¿tienen harina PAN?", thread)  # the brand is not sold; its kind is
+        assert "Harina de maíz blanco precocida Hacendado" in flour["reply"], flour["reply"]
+        await session.turn("ponme 2 aguacates sueltos", thread)
+        assert (await cart_of(session, thread))[0] == {"MER-03490": 2}  # the piece, not the 550 g pack
