@@ -178,3 +178,14 @@ def sold_loose(attributes: dict[str, object]) -> bool:
     """Whether a product's package or size says it is sold by the piece ("Pieza", "a granel")."""
     values = {str(v).casefold().strip(" .") for v in attributes.values()}
     return any(v == p or v.startswith(f"{p} ") for v in values for p in _loose()[1])
+
+
+@lru_cache(maxsize=1)
+def package_words() -> dict[str, frozenset[str]]:
+    """What customers call a package -> what catalogues call the same ("bolsa" -> paquete, malla, saco)."""
+    table = lexicon("attributes").get("package_words", {})
+    out: dict[str, frozenset[str]] = {}
+    for word, same in table.items():
+        for form in (word, f"{word}s", f"{word}es"):
+            out.setdefault(form, frozenset(same))
+    return out

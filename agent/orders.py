@@ -306,7 +306,9 @@ async def _to_add(
             if packed_match is not None and context.shop.is_namesake(packed_match, match):
                 match = packed_match
         loose = loose_said(query) if match is not None else None
-        if loose is not None and match is not None and not sold_loose(match.attributes):  # "3 aguacates sueltos": by the piece
+        if (
+            loose is not None and match is not None and not sold_loose(match.attributes)
+        ):  # "3 aguacates sueltos": by the piece
             plain_query = " ".join((query[: loose.start()] + query[loose.end() :]).split())
             hits = await context.shop.search(search_query(context, plain_query, plain_query), limit=8)
             match = next((h.item for h in hits if h.name_match >= 0.999 and sold_loose(h.item.attributes)), match)

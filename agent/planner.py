@@ -255,6 +255,9 @@ def plan_text(text: str) -> Plan:
     return copy(_plan_text_cached(text))
 
 
+_BY_PRICE = re.compile(r"\b(?:el|la) (?:barat[oa]|car[oa]|economic[oa])\b")
+
+
 def plan(text: str, *, products: list[ProductFact] | None = None, focus: ProductFact | None = None,
          categories: dict[str, str] | None = None, seen: list[ProductFact] | None = None,
          attribute_keys: frozenset[str] = frozenset()) -> Plan:  # fmt: skip
@@ -329,6 +332,13 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     if not result.references and products and query:
         result.references = named_in_play(query, products)
         result.is_reference = result.is_reference or bool(result.references)
+        by_price = _BY_PRICE.search(folded)
+        if not result.references and by_price and len(products) >= 2:
+            # "¿y el caro friega también?": the dear one of those shown, and a question about it
+            picked = named_in_play(by_price.group(0), products)
+            if len(picked) == 1:
+                result.references, result.is_reference = picked, True
+                query = " ".join(w for w in query.split() if w not in by_price.group(0).split())
         if not result.references:
             # "¿cuánto sale la con sal?" when two of those shown are "con sal": both, said apart
             fitting = references.narrow(references.read(query), products)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 
 from langgraph.config import get_config
@@ -43,6 +44,17 @@ class ProductsState(TurnState, TurnOutput, total=False):
     feature_focus: ProductFact | None
     alternatives: bool
     label: str  # what the list is for, when it is not the query ("bebida isotonica" for "gatorade")
+
+
+def asks_about_it(p: Plan, snapshot: Any) -> bool:
+    """A question whose words name no product (a verb, "friega"), said of one product referred to."""
+    content = [w for w in p.query.split() if len(w) > 2 and not kind_word(w)]
+    names = snapshot.name_words
+    return (
+        bool(content)
+        and "?" in p.text
+        and not any(w in names or stem(w) in {stem(n) for n in names if n[:2] == w[:2]} for w in content)
+    )
 
 
 def _in_names(phrase: str, snapshot: Any) -> bool:
@@ -220,6 +232,11 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     which = which_of_these(state, context, p)
     if which is not None:
         return which
+    snapshot = context.shop.catalog.index.snapshot()
+    if len(p.references) == 1 and p.query and asks_about_it(p, snapshot):
+        # "¿y el caro friega también?": a question about that one, in words no product name uses
+        p.feature = asdict(Feature(["funciones"], p.query.split(), None, p.query.split()))
+        return await feature_answer(state, context, p)
     if len(p.references) == 1 and (not p.query or p.names_only_a_version()):
         try:
             item = await context.shop.details(p.references[0]["id"])
@@ -255,7 +272,6 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         hits = relevant(hits)
     hits = with_namesakes(hits, context)
     # Words no product uses, not even misspelt ("xbox", "huawei"): say so rather than pass other things off.
-    snapshot = context.shop.catalog.index.snapshot()
     unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []
     brand = brand_kind(p.query.split()) if p.query else None
     if brand and not _in_names(brand[0], snapshot):

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from agent.features import magnitude
 from agent.language import COLOURS
+from agent.lexicon import package_words
 from state import ProductFact
 from vectorstore.text import fold, normalise_units, stem, words
 
@@ -163,6 +164,8 @@ def read(text: str) -> Phrase:
 
 def _fits_word(word: str, tokens: set[str], stems: set[str]) -> bool:
     if word in tokens or stem(word) in stems:
+        return True
+    if package_words().get(word, frozenset()) & tokens:  # "la bolsa de 1 kilo" is the "Paquete, 1 kg"
         return True
     if stem(word) in _COLOUR_STEMS:  # "blancas" fits "Blanco"
         return stem(word) in stems

@@ -441,3 +441,12 @@ async def test_a_decision_said_with_counts_or_before_a_shop_question_buys(
     searched = tid(request, "search")
     await chat.turn("dos paquetes de café y el descalcificador", thread_id=searched)  # no decision word: a search
     assert await cart(chat, searched) == {}
+
+
+async def test_a_question_about_the_dear_one_in_words_no_name_uses(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿Qué robots aspiradores tenéis?", thread_id=thread)
+    mops = await chat.turn("¿Y el caro friega también?", thread_id=thread)
+    assert "Roomba" in mops.reply and "Crema" not in mops.reply, mops.reply  # about it, not a search for "friega"
+    await chat.turn("pues me llevo el barato", thread_id=thread)
+    assert await cart(chat, thread) == {"HOG-CEC-CONGA2290": 1}  # the list stayed in play
