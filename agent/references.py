@@ -162,22 +162,22 @@ def read(text: str) -> Phrase:
     return phrase
 
 
-def _fits_word(word: str, tokens: set[str], stems: set[str]) -> bool:
+def _fits_word(word: str, tokens: set[str], stems: set[str], loose: bool = False) -> bool:
     if word in tokens or stem(word) in stems:
         return True
-    if package_words().get(word, frozenset()) & tokens:  # "la bolsa de 1 kilo" is the "Paquete, 1 kg"
+    if loose and package_words().get(word, frozenset()) & tokens:  # "la bolsa de 1 kilo" is the "Paquete, 1 kg"
         return True
     if stem(word) in _COLOUR_STEMS:  # "blancas" fits "Blanco"
         return stem(word) in stems
     return len(word) >= 4 and any(t.startswith(word) or word.startswith(t) for t in tokens if len(t) >= 4)
 
 
-def fits(phrase: Phrase, product: ProductFact) -> bool:
+def fits(phrase: Phrase, product: ProductFact, loose: bool = False) -> bool:
     """Every word and measure of the phrase is in the product's displayed name or brand."""
     text = fold(f"{product.get('name', '')} {product.get('brand', '')}")
     tokens = set(words(text))
     stems = {stem(t) for t in tokens}
-    if not all(_fits_word(w, tokens, stems) for w in phrase.words):
+    if not all(_fits_word(w, tokens, stems, loose) for w in phrase.words):
         return False
     own = measures_in(normalise_units(text))
     return all(m in own for m in phrase.measures)
@@ -197,7 +197,8 @@ def narrow(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
     """Every candidate the phrase's words and adjectives select, however many ("el normal": the plain versions)."""
     if phrase.empty() or not candidates:
         return []
-    fitting = [c for c in candidates if fits(phrase, c)]
+    # a package said in other words ("bolsa" for "Paquete") only when none is said as the names say it
+    fitting = [c for c in candidates if fits(phrase, c)] or [c for c in candidates if fits(phrase, c, loose=True)]
     if not fitting:
         return []
     price = lambda p: Decimal(str(p.get("price", "0")))  # noqa: E731
