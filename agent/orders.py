@@ -269,6 +269,10 @@ async def _to_add(
             group = p.references if len(p.references) >= 2 else in_play
             if n_said == 2 and len(group) < 2 and len(seen) >= 2:
                 group = seen[:2]  # "las dos": the last two products talked about
+            elif n_said == 2 and re.search(r"\b(?:cosas|productos|articulos)\b", words) and in_play:
+                # "agrega las dos cosas": what the last request found and the thing talked about before it
+                before = next((f for f in seen if all(f.get("id") != i.get("id") for i in in_play)), None)
+                group = [in_play[0], before] if before else group
             n = buying.count_of(every.group(1)) if every.group(1) else len(group)
             if focus and n and (len(group) < n or int(focus.get("stock", 0)) == n or (len(asked) == 1 and n > 3)):
                 found.append((int(focus["id"]), n))  # "dame los 3" (that are left): units, not products

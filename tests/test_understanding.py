@@ -450,3 +450,11 @@ async def test_a_question_about_the_dear_one_in_words_no_name_uses(chat: Any, re
     assert "Roomba" in mops.reply and "Crema" not in mops.reply, mops.reply  # about it, not a search for "friega"
     await chat.turn("pues me llevo el barato", thread_id=thread)
     assert await cart(chat, thread) == {"HOG-CEC-CONGA2290": 1}  # the list stayed in play
+
+
+async def test_the_two_things_are_the_last_found_and_the_one_before(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿tenéis gafas de sol Ray-Ban?", thread_id=thread)
+    await chat.turn("y una camiseta blanca de hombre talla M", thread_id=thread)
+    await chat.turn("agrega las dos cosas", thread_id=thread)
+    assert await cart(chat, thread) == {"MOD-RAY-RB2140-NEG": 1, "MOD-LEV-HSM-M-BLA": 1}
