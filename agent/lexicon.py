@@ -189,3 +189,10 @@ def package_words() -> dict[str, frozenset[str]]:
         for form in (word, f"{word}s", f"{word}es"):
             out.setdefault(form, frozenset(same))
     return out
+
+
+@lru_cache(maxsize=1)
+def remarks() -> re.Pattern[str]:
+    """What customers say about themselves or as padding ("vivo en Valencia", "pa arriba"): never searched."""
+    patterns = [str(p) for p in lexicon("fillers").get("remarks", [])]
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else re.compile(r"(?!x)x")

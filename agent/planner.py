@@ -18,7 +18,7 @@ from typing import Any
 from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
-from agent.lexicon import interjections, is_gift, kind_words, people, purpose_of, respell
+from agent.lexicon import interjections, is_gift, kind_words, people, purpose_of, remarks, respell
 from state import ProductFact
 from vectorstore.text import fold, stem, words
 
@@ -125,6 +125,7 @@ class Plan:
     purpose_kinds: list[str] = field(default_factory=list)  # the catalogue's kinds that serve the purpose
     purpose_words: str = ""  # words that describe the purpose, to rank within those kinds
     gift: bool = False  # a present for someone
+    at_least: str = ""  # a measure said as a minimum ("de 55 pulgadas pa arriba" -> "55 pulgadas")
 
     def names_only_a_version(self) -> bool:
         """Whether the product words only say which version ("en blanco", "de 256 GB"), not which product."""
@@ -238,6 +239,7 @@ def clean_query(folded: str) -> str:
     """The product words of a message: intent phrases, budget and filler removed."""
     text = _CONTAINER.sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag
     text = _FILLER_RE.sub(" ", text)
+    text = remarks().sub(" ", text)  # "vivo en Valencia", "de 55 pulgadas pa arriba" (data/lexicon/fillers.json)
     text = re.sub(r"[¿?¡!.,;:()\"'«»]", " ", text)
     text = interjections().sub(" ", text)  # "ah, qué pena", "órale", "listo" (data/lexicon/fillers.json)
     text = people().sub(" ", text)  # "son para mi suegra", "mi viejo es hipertenso"
@@ -255,6 +257,11 @@ def plan_text(text: str) -> Plan:
     return copy(_plan_text_cached(text))
 
 
+_UNIT = r"(pulgadas|\"|gb|tb|kg|g|l|litros|ml|w|vatios|mah|personas|plazas|tazas)"
+_AT_LEAST = re.compile(
+    rf"\b(?:de )?(\d+(?:[.,]\d+)?) ?{_UNIT}(?: (?:pa|para) arriba| o mas| en adelante| como minimo)\b|"
+    rf"\b(?:minimo|al menos|mas de|desde) (\d+(?:[.,]\d+)?) ?{_UNIT}"
+)
 _BY_PRICE = re.compile(r"\b(?:el|la) (?:barat[oa]|car[oa]|economic[oa])\b")
 
 
@@ -301,6 +308,10 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     )
     if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
         result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
+    minimum = _AT_LEAST.search(rest)
+    if minimum:  # "de 55 pulgadas pa arriba": any size from 55 inches, not the 55-inch one
+        result.at_least = f"{minimum.group(1) or minimum.group(3)} {minimum.group(2) or minimum.group(4)}"
+        rest = rest[: minimum.start()] + " " + rest[minimum.end() :]
     # "para hacerlo al horno", "para hacer medialunas", "para jugar en familia": what it is for, not what it is
     rest = _INFINITIVE_PURPOSE.sub(" ", rest)
     query = clean_query(rest)

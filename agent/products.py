@@ -15,6 +15,7 @@ from agent.features import Feature, about_one, about_several
 from agent.language import euros
 from agent.lexicon import brand_kind
 from agent.planner import Plan, kind_word, only_kind_words, qualifiers
+from agent.references import measures_in
 from agent.respond import respond
 from agent.turn import (
     TurnOutput,
@@ -29,7 +30,7 @@ from agent.turn import (
 )
 from state import ProductFact, SearchHit
 from tools.shop import ToolError, display_name, fact, unmatched_model_numbers, versions_of_top
-from vectorstore.text import fold, stem, words
+from vectorstore.text import fold, normalise_units, stem, words
 
 
 class ProductsState(TurnState, TurnOutput, total=False):
@@ -44,6 +45,20 @@ class ProductsState(TurnState, TurnOutput, total=False):
     feature_focus: ProductFact | None
     alternatives: bool
     label: str  # what the list is for, when it is not the query ("bebida isotonica" for "gatorade")
+
+
+def reaching(hits: list[SearchHit], said: str) -> list[SearchHit]:
+    """The hits whose name or attributes reach the measure said as a minimum ("55 pulgadas" -> 55", 65")."""
+    wanted = measures_in(normalise_units(said))
+    if not wanted:
+        return []
+    dimension, amount = wanted[0]
+
+    def reaches(item: Any) -> bool:
+        text = " ".join([display_name(item), *(str(v) for v in (item.attributes or {}).values())])
+        return any(d == dimension and a >= amount for d, a in measures_in(normalise_units(fold(text))))
+
+    return [h for h in hits if reaches(h.item)]
 
 
 def asks_about_it(p: Plan, snapshot: Any) -> bool:
@@ -256,13 +271,15 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         return {"found": [fact(i) for i in items[:3]], "detail": None, **({"lead": fact(items[0])} if items else {})}
     words = p.query or (p.category or "") or p.purpose_words
     hits = await context.shop.search(
-        search_query(context, turn_text(state), words),
+        search_query(context, turn_text(state), f"{words} {p.at_least}".strip()),  # the minimum ranks, then filters
         category=p.category,
         min_price=p.min_price,
         max_price=p.max_price,
         in_stock=p.in_stock,
         limit=40 if p.purpose_kinds and not p.category else 12,
     )
+    if p.at_least:  # "de 55 pulgadas pa arriba": those that reach it
+        hits = reaching(hits, p.at_least) or hits
     hits = heads_first(qualified(within_kinds(hits, p), p.folded), p.query)[:5]
     hits = fitting_constraints(hits, p.query)
     branded = [h for h in hits if "brand" in h.matched_by]
@@ -343,6 +360,7 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
     else:
         found = state.get("found", [])
         label = state.get("label") or p.query or p.category or p.text
+        label = f"{label} de {p.at_least} o más" if p.at_least else label
         draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
         if state.get("missing"):
             draft = f"{composer.not_sold(state['missing'], seed=seed, alternatives=True)}\n{draft}"

@@ -94,7 +94,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bvale la pena\b|\bopinas?\b|\bideal para\b|\bpor donde empiezo\b|\bque necesito\b"
     ),
     "products": re.compile(
-        r"\bbusc|\bnecesit\w* (?:un|una|unos|unas|\d+|algo|comprar)\b|\btrabaj(?:ais|an|as) (?:la marca|con)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
+        r"\bbusc|\b(?:necesit\w*|quiero|quisiera) (?:un|una|unos|unas|\d+|algo|comprar)\b|\btrabaj(?:ais|an|as) (?:la marca|con)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
         r"\bmuestr|\bmostr|\bensen|\benseñ|\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|"
         r"\binformacion (?:de|sobre)\b|\bcomo es\b|\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|"
         r"\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|"

@@ -20,6 +20,7 @@ import pytest
 from agent.buying import asks_total, then_checkout, wanted
 from agent.features import feature_of, magnitude
 from agent.lexicon import catalogue_words, respell
+from agent.planner import plan_text
 from agent.references import pick, read
 from data import lexicon, orders
 from data.policies import SAMPLE_POLICIES, PoliciesError
@@ -458,3 +459,15 @@ async def test_the_two_things_are_the_last_found_and_the_one_before(chat: Any, r
     await chat.turn("y una camiseta blanca de hombre talla M", thread_id=thread)
     await chat.turn("agrega las dos cosas", thread_id=thread)
     assert await cart(chat, thread) == {"MOD-RAY-RB2140-NEG": 1, "MOD-LEV-HSM-M-BLA": 1}
+
+
+def test_a_measure_said_as_a_minimum_and_remarks_about_the_customer() -> None:
+    p = plan_text("Quiero una pantalla grande pa la sala, de 55 pulgadas pa arriba. Vivo en Valencia")
+    assert p.at_least == "55 pulgadas" and "valencia" not in p.query and "arriba" not in p.query
+    assert plan_text("una tele de al menos 50 pulgadas").at_least == "50 pulgadas"
+    assert plan_text("el de 55 pulgadas").at_least == ""  # a version, not a minimum
+
+
+async def test_a_list_from_a_minimum_size(chat: Any, request: pytest.FixtureRequest) -> None:
+    tvs = await chat.turn("Quiero una tele de 55 pulgadas pa arriba", thread_id=tid(request))
+    assert 'LG OLED evo 55"' in tvs.reply and 'LG OLED evo 65"' in tvs.reply, tvs.reply
