@@ -402,6 +402,10 @@ def about_several(items: list[CatalogueItem], feature: Feature, question: str = 
             lines = [head, *(["Los demás:", *others] if others else [])]
             if missing:
                 lines.append(f"De {', '.join(missing[:3])} no tengo ese dato.")
+            if re.search(r"\b(?:mejor|peor)\b", question) and len(items) <= 3:
+                # "¿cuál tiene mejor pantalla?" is not only a number: what each sheet says about it
+                said = [(item, description_lines(item, feature)) for item in items]
+                lines += [f"{display_name(item)}: {' '.join(found)}" for item, found in said if found]
             return "\n".join(lines), top[0][0] if len(top) == 1 else None
     if not any(
         values_of(item, feature.keys) or description_lines(item, feature) or measure_of(item, question)

@@ -178,12 +178,28 @@ def describe_filters(p: Plan, category: str | None = None) -> str:
     return (" " + " ".join(parts)) if parts else ""
 
 
+_WHOLE_KIND = re.compile(
+    r"\bde (?:los|las|todos los|todas las) (\w+) que (?:teneis|tienen|tenes|tienes|hay|vendeis|venden)\b"
+)
+_BETWEEN = re.compile(r"\bentre (?:ese|esa|este|esta|el mio) y (?:el|la|los|las) ([\w ]+?)(?:,|$| cual)")
+
+
 async def feature_answer(state: ProductsState, context: AgentContext, p: Plan) -> dict[str, Any]:
     """A question about features: of the product named, referred to or in focus, or across the list in play."""
     feature = Feature(**(p.feature or {}))
     items = context.shop.catalog.index.items
     targets = [items[int(r["id"])] for r in p.references or p.candidates if int(r.get("id", 0)) in items]
     comparing = feature.direction is not None or bool(re.search(r"\bcual(?:es)?\b", p.folded))
+    whole_kind = _WHOLE_KIND.search(p.folded) if comparing else None
+    between = _BETWEEN.search(p.folded) if not targets and state.get("focus") else None
+    if whole_kind:  # "¿cuál de los taladros que tenéis tiene más par?": every drill, not the one talked about
+        hits = await context.shop.search(search_query(context, turn_text(state), whole_kind.group(1)), limit=20)
+        targets = [h.item for h in hits if h.name_match >= 0.5]
+    elif between:  # "¿y entre ese y el Redmi Note 13, cuál tiene mejor pantalla?": those two
+        other = await context.shop.best_match(search_query(context, turn_text(state), between.group(1)))
+        focus_item = items.get(int((state.get("focus") or {}).get("id", 0)))
+        targets = [t for t in (focus_item, other) if t is not None]
+        targets = targets if len({t.id for t in targets}) == 2 else []
     if not targets and p.kind and comparing and (not p.query or only_kind_words(p.query) or p.category):
         # "¿cuál es la tele más grande que tenéis?": across the whole kind
         hits = await context.shop.search(p.kind, category=p.kind, limit=50)

@@ -471,3 +471,10 @@ def test_a_measure_said_as_a_minimum_and_remarks_about_the_customer() -> None:
 async def test_a_list_from_a_minimum_size(chat: Any, request: pytest.FixtureRequest) -> None:
     tvs = await chat.turn("Quiero una tele de 55 pulgadas pa arriba", thread_id=tid(request))
     assert 'LG OLED evo 55"' in tvs.reply and 'LG OLED evo 65"' in tvs.reply, tvs.reply
+
+
+async def test_which_of_the_whole_kind_not_of_the_one_in_focus(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿cuánto cuesta el taladro BLACK+DECKER?", thread_id=thread)
+    most = await chat.turn("¿Y cuál de los taladros que tenéis tiene más par?", thread_id=thread)
+    assert "Makita DHP482RFJ" in most.reply and "62 Nm" in most.reply, most.reply
