@@ -38,7 +38,8 @@ HAS_BUY = re.compile(r"(?<!\bsi )\b" + _BUY + r"\b")  # "si compro el soporte, �
 _PEOPLE = (
     r"(?:mi|mis|tu|su|el|la|un|una) (?:hermano|hermana|hermanos|madre|padre|mama|papa|novia|novio|hijo|hija|hijos|"
     r"amigo|amiga|amigos|mujer|marido|esposa|esposo|abuela|abuelo|sobrino|sobrina|primo|prima|jefe|jefa|familia|"
-    r"casa|oficina|cumple|cumpleanos|regalo|viaje|nieto|nieta|pareja|suegra|suegro|companero|companera|cunado|cunada)"
+    r"casa|oficina|cumple|cumpleanos|regalo|viaje|nieto|nieta|pareja|suegra|suegro|companero|companera|cunado|cunada|"
+    r"pueblo|finde|fiesta|cena|playa|campo|piso|trabajo|cole|colegio|excursion|barbacoa|merienda)"
 )
 _ASIDE = re.compile(r"\bpara " + _PEOPLE + r"\b.*$| (?:que|porque|ya que|asi) .*$|\bpa(?:ra)? (?:regalo|regalar)\b.*$")
 _REMARK = re.compile(r",\s*(?:que|porque|ya que|asi que)\b.*$")  # ", que él sí tiene PS5": a remark, to the end

@@ -500,3 +500,41 @@ def differences(a: CatalogueItem, b: CatalogueItem) -> str:
     if not rows:
         return "En la ficha no hay otras diferencias entre los dos."
     return "\n".join([f"En qué se diferencian ({display_name(a)} / {display_name(b)}):", *rows[:8]])
+
+
+_PACK_ASKED = re.compile(r"\bpacks?\b|\blotes?\b")
+_LOOSE_ASKED = re.compile(r"\bsuelt[oa]s?\b|\bpor separado\b|\buno a uno\b|\bindividual(?:es)?\b|\bahorr")
+
+
+def asks_pack_vs_loose(folded: str) -> bool:
+    """Whether a message weighs a pack against single units ("¿me ahorro algo con el pack?")."""
+    return bool(_PACK_ASKED.search(folded) and _LOOSE_ASKED.search(folded))
+
+
+def pack_vs_loose(items: list[CatalogueItem], folded: str) -> tuple[str, CatalogueItem] | None:
+    """The pack against as many single units, to the cent ("¿el pack de 6 sale más barato que 6 sueltos?")."""
+    if not asks_pack_vs_loose(folded):
+        return None
+    counts = {int(n) for n in re.findall(r"\b(\d+)\b", folded)}
+    for pack in items:
+        found = next((m for v in (*pack.attributes.values(), pack.name) if (m := _PACK.search(fold(str(v))))), None)
+        if found is None or (counts and int(found.group(1)) not in counts):
+            continue
+        count, (dimension, each) = int(found.group(1)), _base(found.group(2), found.group(3))
+        singles = [i for i in items if i.id != pack.id and content_of(i, dimension) == each]
+        if not singles:
+            continue
+        single = min(singles, key=lambda i: (i.price, i.id))
+        loose = Decimal(single.price) * count
+        saved = loose - Decimal(pack.price)
+        verdict = (
+            f"Con el pack te ahorras {euros(saved)}." if saved > 0
+            else "Sale igual: no hay diferencia de precio." if saved == 0
+            else f"Sueltos te salen {euros(-saved)} más baratos."
+        )  # fmt: skip
+        return (
+            f"El pack ({display_name(pack)}) cuesta {euros(pack.price)}; {count} sueltos ({display_name(single)}, "
+            f"a {euros(single.price)} cada uno) serían {euros(loose)}. {verdict}",
+            pack,
+        )
+    return None

@@ -286,7 +286,8 @@ async def _to_add(
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
-        other = await _other_version(context, words, found, focus)
+        versioned = f"{_singular(thing.container)} {words}".strip() if thing.container else words
+        other = await _other_version(context, versioned, found, focus)
         if other is not None:  # "pásame las 2 de L y una M": the same shirt in M
             found.append((other.id, count))
             continue

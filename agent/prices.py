@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.features import differences, per_unit_of, per_unit_text
+from agent.features import differences, pack_vs_loose, per_unit_of, per_unit_text
 from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
 from agent.references import PLAIN, plainness
@@ -97,6 +97,9 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     dimension = per_unit_of(p.folded)
     in_play = [shop.catalog.index.items[int(f["id"])] for f in state.get("products") or []
                if int(f.get("id", 0)) in shop.catalog.index.items]  # fmt: skip
+    if in_play and (packed := pack_vs_loose(in_play, p.folded)) is not None:
+        # the list stays in play: "ponme dos packs" comes next
+        return {"mode": "per_unit", "found": [fact(i) for i in in_play], "per_unit": packed[0], "best": fact(packed[1])}
     kind_words = [w for w in p.query.split() if w not in _PER_UNIT_WORDS and not w.isdigit()]
     if dimension and kind_words and not p.references and not among(p.folded):
         # "¿cuál isotónica sale más barata por litro?": that kind of product, not only the ones on the table

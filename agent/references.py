@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from agent.features import magnitude
 from agent.language import COLOURS
-from agent.lexicon import package_words
+from agent.lexicon import package_words, variant_words
 from state import ProductFact
 from vectorstore.text import fold, normalise_units, stem, words
 
@@ -218,4 +218,13 @@ def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
     fitting = narrow(phrase, candidates)
     if phrase.plural or len(fitting) == 1 or phrase.cheap or phrase.dear or phrase.big or phrase.small:
         return fitting
+    if fitting and phrase.words:
+        # "un pack de 6 bricks": the one that adds no version word of its own ("mini") to what was said
+        said = {stem(w) for w in phrase.words}
+        extra = {id(c): sum(1 for w in words(fold(c.get("name", ""))) if w in variant_words() and stem(w) not in said)
+                 for c in fitting}  # fmt: skip
+        least = min(extra.values())
+        plainest = [c for c in fitting if extra[id(c)] == least]
+        if len(plainest) == 1:
+            return plainest
     return []  # several fit a singular phrase: not a reference the customer made clear

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from agent import buying
-from agent.features import feature_of, per_unit_of
+from agent.features import asks_pack_vs_loose, feature_of, per_unit_of
 from agent.lexicon import policy_cues, respell
 from state import ROUTES, Route
 from vectorstore.embeddings import Embedder
@@ -196,7 +196,7 @@ def intents_in(folded: str, attribute_keys: frozenset[str] = frozenset()) -> lis
         found.append((policy.start(), "policy"))
     if buying.implicit_purchase(folded):
         return ["orders"]  # "vale, el cortacésped y la pistola, ¿cuánto es?": a purchase and its total
-    if per_unit_of(folded) and not any(name == "prices" for _, name in found):
+    if (per_unit_of(folded) or asks_pack_vs_loose(folded)) and not any(name == "prices" for _, name in found):
         found.append((0, "prices"))
     if feature_of(folded, attribute_keys) is not None and not any(name == "products" for _, name in found):
         found.append((0, "products"))  # "¿cuál pesa menos?", "¿viene con cargador?": about the products shown
@@ -250,7 +250,7 @@ def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
     """One clause, several cues: the most specific wins (a price question that says "tenéis" is about price)."""
     if "orders" in found and (buying.then_checkout(folded) or WANTS_TO_ORDER.search(folded)):
         return "orders"  # "tramita el pedido, que pago con PayPal": the order, not the payment methods
-    if per_unit_of(folded):
+    if per_unit_of(folded) or asks_pack_vs_loose(folded):
         return "prices"  # "¿cuál conviene más por kilo?": a price question, though it says "conviene"
     if (
         set(found) <= {"products", "prices"}

@@ -174,3 +174,16 @@ async def test_a_product_asked_loose_and_a_brand_phrase(worlds: dict[str, Any]) 
         assert "Harina de maíz blanco precocida Hacendado" in flour["reply"], flour["reply"]
         await session.turn("ponme 2 aguacates sueltos", thread)
         assert (await cart_of(session, thread))[0] == {"MER-03490": 2}  # the piece, not the 550 g pack
+
+
+@pytest.mark.slow
+async def test_a_pack_against_single_units_and_the_bottle_of_the_same_milk(worlds: dict[str, Any]) -> None:
+    from evals.dialogues import cart_of
+
+    async with worlds["mercadona"].session() as session:
+        thread = "pack"
+        await session.turn("¿Cuánto cuesta la leche semidesnatada sin lactosa Hacendado?", thread)
+        pack = await session.turn("¿me ahorro algo con el pack de 6 bricks frente a 6 sueltos?", thread)
+        assert "5,88 €" in pack["reply"] and "no hay diferencia" in pack["reply"], pack["reply"]  # 6 x 0,98 €
+        await session.turn("ponme un pack de 6 bricks y una botella de 1,5 para el pueblo", thread)
+        assert (await cart_of(session, thread))[0] == {"MER-03655": 1, "MER-03672": 1}

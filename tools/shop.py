@@ -213,7 +213,17 @@ class Shop:
         if not candidates:
             return None
         # "¿y en 256?" after the 128 GB black one is the 256 GB black one: keep everything else that was said.
-        return max(candidates, key=lambda c: (len(anchor & set(name_tokens(display_name(c)))), c.stock > 0, -c.id))
+        # "una botella de 1,5" is the bottle, not the pack of six bottles, unless a pack is said
+        single = not {"x", "pack", "packs"} & wanted_tokens
+        return max(
+            candidates,
+            key=lambda c: (
+                single and " x " not in f" {fold(display_name(c))} ",
+                len(anchor & set(name_tokens(display_name(c)))),
+                c.stock > 0,
+                -c.id,
+            ),
+        )
 
     async def details(self, ref: str | int) -> CatalogueItem:
         return await self.resolve(ref)
@@ -377,6 +387,7 @@ class Shop:
     ) -> tuple[CatalogueItem, orders.Cart]:
         cart = await self.cart(thread_id)
         item = None
+
         def loose(name: str) -> str:  # "Hellmann's" and "hellmanns" are one word
             return normalise_query(re.sub(r"['’]", "", name))
 
