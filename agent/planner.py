@@ -244,7 +244,8 @@ def clean_query(folded: str) -> str:
     text = interjections().sub(" ", text)  # "ah, qué pena", "órale", "listo" (data/lexicon/fillers.json)
     text = people().sub(" ", text)  # "son para mi suegra", "mi viejo es hipertenso"
     tokens = [t for t in text.split() if t not in _STOP]
-    return " ".join(tokens)
+    # "cerveza en lata, 0,50 € la lata": a word said twice is asked once
+    return " ".join(t for i, t in enumerate(tokens) if not (t.isalpha() and t in tokens[:i]))
 
 
 @lru_cache(maxsize=4096)

@@ -11,9 +11,10 @@ from langgraph.runtime import Runtime
 from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.features import differences, pack_vs_loose, per_unit_of, per_unit_text
+from agent.lexicon import variant_words
 from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
-from agent.references import PLAIN, plainness
+from agent.references import PLAIN, Phrase, narrow, plainness
 from agent.respond import respond
 from agent.turn import (
     TurnOutput,
@@ -157,6 +158,11 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     if p.category and (not p.query or only_kind_words(p.query) or fold(p.query) == fold(p.category)):
         # "¿qué móviles tenéis por menos de 300 €?": the kind within the budget, cheapest first
         return {"mode": "list", "found": [fact(h.item) for h in sorted(hits, key=lambda h: (h.item.price, h.item.id))]}
+    if p.max_price is not None and len({h.item.name.casefold() for h in hits}) > 1:
+        # "cerveza sin alcohol en lata que no pase de 0,50 €": every product within the budget, not one's versions
+        listed = [fact(h.item) for h in sorted(hits, key=lambda h: (h.item.price, h.item.id))]
+        package = Phrase(words=[w for w in p.query.split() if w in variant_words()])
+        return {"mode": "list", "found": narrow(package, listed) or listed}  # "en lata": the cans
     # A model with several versions ("iphone 15": 128/256 GB, colours) lists the versions; a model named
     # precisely is one product; a kind of product ("sartenes") is a list.
     top = hits[0]

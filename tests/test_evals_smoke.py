@@ -187,3 +187,12 @@ async def test_a_pack_against_single_units_and_the_bottle_of_the_same_milk(world
         assert "5,88 €" in pack["reply"] and "no hay diferencia" in pack["reply"], pack["reply"]  # 6 x 0,98 €
         await session.turn("ponme un pack de 6 bricks y una botella de 1,5 para el pueblo", thread)
         assert (await cart_of(session, thread))[0] == {"MER-03655": 1, "MER-03672": 1}
+
+
+@pytest.mark.slow
+async def test_a_budget_lists_every_product_within_it_in_the_package_said(worlds: dict[str, Any]) -> None:
+    async with worlds["mercadona"].session() as session:
+        cans = await session.turn("¿qué cerveza sin alcohol en lata tenéis por menos de 0,40 €?", "budget")
+        reply = cans["reply"]
+        assert "Cerveza sin alcohol Falke — Lata, 330 ml: 0,35 €" in reply and "Botellín" not in reply, reply
+        assert "Cerveza 0,0% sin alcohol Falke — Lata" in reply, reply  # another product, not only one's versions
