@@ -147,7 +147,9 @@ def listed_purchase(folded: str) -> bool:
     if not re.match(r"^(?:vale|pues|bueno|listo|dale|venga|ok|okey|perfecto|entonces)\b", head):
         return False
     things = wanted(head)
-    return _CHOICE.match(head) is not None and len(things) >= 2 and any(w.count for w in things)
+    # "dale, 2 frascos grandes de durazno": one thing counted in its packages is enough
+    packed = len(things) == 1 and things[0].count is not None and bool(things[0].container)
+    return _CHOICE.match(head) is not None and (len(things) >= 2 or packed) and any(w.count for w in things)
 
 
 _CHOOSING = re.compile(

@@ -279,9 +279,11 @@ async def _to_add(
             else:
                 found += [(int(f["id"]), thing.count or 1) for f in group[: n or len(group)]]
             continue
-        packed = f"{_singular(thing.container)} {words}".strip() if thing.container else ""
+        # "2 frascos grandes de durazno" among the peaches shown: the customer's words in the catalogue's
+        as_named = in_catalogue_words(words, context.shop.catalog.index.snapshot()) if words else words
+        packed = f"{_singular(thing.container)} {as_named}".strip() if thing.container else ""
         refs = (packed and named_in_play(packed, in_play)) or _refer(
-            words, p, in_play, seen, focus, several=len(asked) > 1
+            as_named, p, in_play, seen, focus, several=len(asked) > 1
         )
         if refs:
             found += [(int(f["id"]), count) for f in refs]
@@ -356,7 +358,13 @@ async def _other_version(
 
 def _singular(container: str) -> str:
     """The package in the singular, as names say it: "botellas grandes" -> "botella grande"."""
-    return " ".join(re.sub(r"(?:es|s)$", "", w) if len(w) > 4 else w for w in container.split())
+
+    def one(w: str) -> str:  # "grandes" -> "grande", "individuales" -> "individual"
+        if len(w) <= 4 or not w.endswith("s"):
+            return w
+        return w[:-2] if w.endswith("es") and w[:-2] in variant_words() else w[:-1]
+
+    return " ".join(one(w) for w in container.split())
 
 
 def _refer(

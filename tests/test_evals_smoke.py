@@ -196,3 +196,13 @@ async def test_a_budget_lists_every_product_within_it_in_the_package_said(worlds
         reply = cans["reply"]
         assert "Cerveza sin alcohol Falke — Lata, 330 ml: 0,35 €" in reply and "Botellín" not in reply, reply
         assert "Cerveza 0,0% sin alcohol Falke — Lata" in reply, reply  # another product, not only one's versions
+
+
+@pytest.mark.slow
+async def test_a_regional_word_and_a_package_among_the_versions_shown(worlds: dict[str, Any]) -> None:
+    from evals.dialogues import cart_of
+
+    async with worlds["mercadona"].session() as session:
+        await session.turn("¿y duraznos en almíbar? ¿cuánto salen?", "peaches")
+        await session.turn("dale, 2 frascos grandes de durazno", "peaches")
+        assert (await cart_of(session, "peaches"))[0] == {"MER-02436": 2}  # the 840 g jar, not the cans
