@@ -98,7 +98,6 @@ async def test_routing_and_conversations_smoke(
 
 DIALOGUE_STEP = 6  # every 6th held-out dialogue by id: 12 of 72, both catalogues
 NAMES_SHARED, NAMES_UNIQUE = 40, 20
-# Measured on these slices at the commit that added them (see the constants' history): thresholds a few points below.
 # Measured offline at the commit that set them: dialogue slice 0.627 of 51 turns, names 0.983 exact prices and
 # 1.0 variants told apart. The margins allow a few turns or names to move with legitimate changes.
 MIN_DIALOGUE_TURNS = 0.55
