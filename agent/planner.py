@@ -126,6 +126,7 @@ class Plan:
     purpose_words: str = ""  # words that describe the purpose, to rank within those kinds
     gift: bool = False  # a present for someone
     at_least: str = ""  # a measure said as a minimum ("de 55 pulgadas pa arriba" -> "55 pulgadas")
+    purpose_said: str = ""  # "para hacerlo al horno": left out of the query (unless a product's name says it)
 
     def names_only_a_version(self) -> bool:
         """Whether the product words only say which version ("en blanco", "de 256 GB"), not which product."""
@@ -314,6 +315,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.at_least = f"{minimum.group(1) or minimum.group(3)} {minimum.group(2) or minimum.group(4)}"
         rest = rest[: minimum.start()] + " " + rest[minimum.end() :]
     # "para hacerlo al horno", "para hacer medialunas", "para jugar en familia": what it is for, not what it is
+    result.purpose_said = " ".join(m.group(0) for m in _INFINITIVE_PURPOSE.finditer(rest))
     rest = _INFINITIVE_PURPOSE.sub(" ", rest)
     query = clean_query(rest)
     purpose = purpose_of(folded)

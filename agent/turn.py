@@ -14,7 +14,7 @@ from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
 from agent.lexicon import catalogue_words, variant_words
-from agent.planner import Plan, colour_of, plan, plan_text, qualifiers
+from agent.planner import Plan, clean_query, colour_of, plan, plan_text, qualifiers
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
 from vectorstore.hybrid import name_key
@@ -113,6 +113,10 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         categories=snapshot.categories,
         attribute_keys=snapshot.attribute_keys,
     )
+    infinitive = re.search(r"\b([a-z]+(?:ar|er|ir))\b", result.purpose_said.replace("para ", " ").replace("pa ", " "))
+    if infinitive and infinitive.group(1) in snapshot.name_words:
+        # "Crema para untar de pavo Hacendado": a product's name, not what it is for
+        result.query = clean_query(f"{result.query} {result.purpose_said}")
     result.query = in_catalogue_words(result.query, snapshot)
     topic = state.get("topic")
     if topic:

@@ -207,3 +207,10 @@ async def test_a_regional_word_and_a_package_among_the_versions_shown(worlds: di
         await session.turn("¿y duraznos en almíbar? ¿cuánto salen?", "peaches")
         await session.turn("dale, 2 frascos grandes de durazno", "peaches")
         assert (await cart_of(session, "peaches"))[0] == {"MER-02436": 2}  # the 840 g jar, not the cans
+
+
+@pytest.mark.slow
+async def test_a_name_that_says_para_and_an_infinitive_is_searched_whole(worlds: dict[str, Any]) -> None:
+    async with worlds["mercadona"].session() as session:
+        spread = await session.turn("¿Cuánto cuesta Crema para untar de pavo Hacendado?", "spread")
+        assert "Crema para untar de pavo Hacendado" in spread["reply"] and "1,99 €" in spread["reply"], spread["reply"]
