@@ -105,9 +105,8 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
     if dimension and kind_words and not p.references and not among(p.folded):
         # "¿cuál isotónica sale más barata por litro?": that kind of product, not only the ones on the table
         hits = await shop.search(search_query(context, turn_text(state), " ".join(kind_words)), limit=20)
-        names = {h.item.name.casefold() for h in hits if h.name_match >= 0.5}
         # every size of each name: the 1,5 L bottle is often what sells cheapest by the litre
-        sizes = [v for v in shop.catalog.index.items.values() if v.name.casefold() in names]
+        sizes = list({n.id: n for h in hits if h.name_match >= 0.5 for n in shop.namesakes(h.item)}.values())
         if 2 <= len(sizes) <= 40:
             in_play = sizes
     if dimension and (len(p.references) >= 2 or len(in_play) >= 2):

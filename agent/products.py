@@ -64,11 +64,10 @@ def reaching(hits: list[SearchHit], said: str) -> list[SearchHit]:
 def asks_about_it(p: Plan, snapshot: Any) -> bool:
     """A question whose words name no product (a verb, "friega"), said of one product referred to."""
     content = [w for w in p.query.split() if len(w) > 2 and not kind_word(w)]
-    names = snapshot.name_words
     return (
         bool(content)
         and "?" in p.text
-        and not any(w in names or stem(w) in {stem(n) for n in names if n[:2] == w[:2]} for w in content)
+        and not any(w in snapshot.name_words or stem(w) in snapshot.name_stems for w in content)
     )
 
 

@@ -134,6 +134,11 @@ class _Snapshot:
         """Every word of the products' names, folded, as written (no stemming: "medias" is not "medio")."""
         return frozenset(w for i in self.items for w in words(fold(i.name)))
 
+    @cached_property
+    def name_stems(self) -> frozenset[str]:
+        """The stems of `name_words`, for asking whether any name uses a word in some form."""
+        return frozenset(stem(w) for w in self.name_words)
+
     def unknown_words(self, text: str) -> list[str]:
         """Words of the text that no product uses, not even misspelt: "xbox", "huawei", "lavadoras".
 
