@@ -10,7 +10,7 @@ order, or are small talk are never cached.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ from agent.lexicon import asks_policy
 from agent.planner import COLOURS, plan_text
 from agent.recommendations import COMPLEMENT, SIMILAR
 from agent.router import CUES, intents_in
-from agent.turn import TurnState, context_of, turn_vector
+from agent.turn import TurnState, context_of, name_said, turn_vector
 from state import ProductFact, Route
 from tools.catalog import CatalogService
 from vectorstore.cache import CacheKey
@@ -86,13 +86,16 @@ def signature(text: str) -> tuple[str, str] | None:
     return " ".join(fold(p.query).split()), sig
 
 
-def entity_signature(catalog: CatalogService, question: str, words: str) -> str:
+def entity_signature(catalog: CatalogService, question: str, words: str, said: Sequence[int] = ()) -> str:
     """The full signature: the products the words name (a keyword search, no embedding) plus the word-level part.
 
     Naming products by id is what lets "precio samsumg galaxy s24 128gb" share an answer with "¿cuánto cuesta el
     Samsung Galaxy S24 de 128 GB?", while "de 256 GB" (another number, another product) never does. Words that
-    name nothing clearly keep their stems instead.
+    name nothing clearly keep their stems instead. A product's name said word for word (`said`: its products)
+    stands for itself: "Cerveza Shandy sabor limón Steinburg" shares its words with another product's name.
     """
+    if said:
+        return "=" + ",".join(str(i) for i in sorted(said)[:3]) + f"|{words}"
     hits = catalog.index.search(catalog.query(question), limit=10, mode="keyword")
     best = max((h.name_match for h in hits), default=0.0)
     if best >= NAMED:
@@ -124,7 +127,8 @@ async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str,
     catalog = context.shop.catalog
     await catalog.ensure_fresh()
     snapshot = catalog.index.snapshot()
-    cache_key = (found[0], entity_signature(catalog, *found))
+    said = name_said(text, snapshot)
+    cache_key = (found[0], entity_signature(catalog, *found, [i.id for i in said[1]] if said else ()))
     key = CacheKey(*cache_key, snapshot.listing_key)
     hit = await context.cache.lookup(key, lambda: turn_vector(context, text), _fresh_check(snapshot))
     if hit is None:

@@ -236,6 +236,11 @@ def qualifiers(folded: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def stop_word(word: str) -> bool:
+    """Whether a folded word never says which product ("de", "para", "esos")."""
+    return word in _STOP
+
+
 def clean_query(folded: str) -> str:
     """The product words of a message: intent phrases, budget and filler removed."""
     text = _CONTAINER.sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag

@@ -14,12 +14,12 @@ from typing_extensions import TypedDict
 
 from agent.context import AgentContext, default_context, last_user_text
 from agent.lexicon import catalogue_words, variant_words
-from agent.planner import Plan, clean_query, colour_of, plan, plan_text, qualifiers
+from agent.planner import Plan, clean_query, colour_of, plan, plan_text, qualifiers, stop_word
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.shop import fact
 from vectorstore.hybrid import name_key
 from vectorstore.query import Query
-from vectorstore.text import fold, stem, stems
+from vectorstore.text import fold, phrase_words, stem, stems
 
 
 class TurnState(TypedDict, total=False):
@@ -117,6 +117,15 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
     if infinitive and infinitive.group(1) in snapshot.name_words:
         # "Crema para untar de pavo Hacendado": a product's name, not what it is for
         result.query = clean_query(f"{result.query} {result.purpose_said}")
+    said = name_said(result.text, snapshot)
+    if said and not result.references:
+        # "Atún claro en aceite de oliva Hacendado" copied from a list: every word of the name counts ("claro" is
+        # no filler here), and a kind word inside it ("cerdo" in "Rabo de cerdo") does not filter by category.
+        name, items = said
+        query = result.query.split()
+        result.query = " ".join([*(w for w in name if not stop_word(w)), *(w for w in query if w not in name)])
+        if result.category and all(fold(result.category) not in (fold(i.category), fold(i.subcategory)) for i in items):
+            result.category = None
     result.query = in_catalogue_words(result.query, snapshot)
     topic = state.get("topic")
     if topic:
@@ -131,6 +140,18 @@ async def read_turn(state: TurnState, context: AgentContext) -> Plan:
         if other is not None:
             result.references = [fact(other)]
     return result
+
+
+def name_said(text: str, snapshot: Any) -> tuple[tuple[str, ...], list[Any]] | None:
+    """The longest product name of two words or more that the message says word for word, and its products."""
+    tokens = phrase_words(text)
+    names = snapshot.full_names
+    for size in range(min(len(tokens), 20), 1, -1):
+        for start in range(len(tokens) - size + 1):
+            rows = names.get(tuple(tokens[start : start + size]))
+            if rows:
+                return tuple(tokens[start : start + size]), [snapshot.items[r] for r in rows]
+    return None
 
 
 def on_topic(result: Plan, topic: Mapping[str, Any], shown: int, snapshot: Any) -> None:

@@ -24,13 +24,16 @@ from vectorstore.embeddings import Embedder
 from vectorstore.lexical import BM25Index
 from vectorstore.query import Query
 from vectorstore.store import ProductVectorStore, text_hash
-from vectorstore.text import char_ngrams, fold, stem, stems, words
+from vectorstore.text import char_ngrams, fold, phrase_words, stem, stems, words
 
 log = logging.getLogger(__name__)
 
 SKU_BONUS = 10.0
 BRAND_BONUS = 1.0
 NAME_BONUS = 2.0  # the query is a product's whole name ("Tomate frito Hacendado"), not just near it
+# ...and in the name's own word order: "Cerveza Shandy sabor limón Steinburg" is not "Cerveza Shandy Steinburg sabor
+# limón", another product with the same words.
+ORDER_BONUS = 0.1
 # Function words left out when comparing a query with a whole name (the planner drops them from queries too).
 _FUNCTION_STEMS = frozenset(stems("de del la el los las lo con y en a al para por un una"))
 
@@ -133,6 +136,14 @@ class _Snapshot:
     def name_words(self) -> frozenset[str]:
         """Every word of the products' names, folded, as written (no stemming: "medias" is not "medio")."""
         return frozenset(w for i in self.items for w in words(fold(i.name)))
+
+    @cached_property
+    def full_names(self) -> dict[tuple[str, ...], list[int]]:
+        """Each name as its words in order -> the rows with that name: for a name said word for word."""
+        names: dict[tuple[str, ...], list[int]] = {}
+        for row, item in enumerate(self.items):
+            names.setdefault(tuple(phrase_words(item.name)), []).append(row)
+        return names
 
     @cached_property
     def name_stems(self) -> frozenset[str]:
@@ -517,10 +528,12 @@ class CatalogueIndex:
             fused = semantic.copy()
 
         if mode != "semantic":
+            in_order = [t for t in query.stems if t not in _FUNCTION_STEMS]
             for row in snap.name_keys.get(name_key(query.stems), ()):
                 k = int(np.searchsorted(rows, row))
                 if k < rows.size and rows[k] == row:
-                    fused[k] += NAME_BONUS
+                    same_order = [t for t in stems(snap.items[row].name) if t not in _FUNCTION_STEMS] == in_order
+                    fused[k] += NAME_BONUS + ORDER_BONUS * same_order
         sku_hits: set[int] = set()
         for row in self.sku_rows_in(query.text):
             k = int(np.searchsorted(rows, row))

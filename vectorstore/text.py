@@ -31,6 +31,14 @@ def fold(text: str) -> str:
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 
+_PHRASE_WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+
+
+def phrase_words(text: str) -> list[str]:
+    """Folded words in their order, compounds whole ("coca-cola"): for finding a product's name said word for word."""
+    return _PHRASE_WORD.findall(fold(text))
+
+
 def words(text: str) -> list[str]:
     """Folded word tokens, plus glued forms of hyphenated compounds and letter-digit tokens ("128gb")."""
     folded = _POSSESSIVE.sub("s", fold(text))  # "Hellmann's" is one word, not "hellmann" and "s"
