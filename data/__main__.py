@@ -1,4 +1,4 @@
-"""Command line for the catalogue: `python -m data {migrate,seed,import,index,setup}`.
+"""Command line for the catalogue: `python -m data {migrate,seed,import,reset,index,setup,policies}`.
 
 This is a composition root (like server.py): besides the data layer it drives the search index through
 `tools.catalog`, because an import is only done once the new products are searchable.
@@ -11,17 +11,20 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from data import crud
 from data.db import DatabaseURLError, write_session
-from data.importer import MAX_ERRORS_SHOWN, ImportFileError, ImportPlan, plan_import
+from data.importer import ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
 from data.policies import SAMPLE_POLICIES, PoliciesError
 from data.policies import install as install_policies
 from data.policies import read as read_policies
+from data.report import describe, problems, write_rejected
 from settings import ROOT, configure_logging, get_settings
 
 SAMPLE_CATALOGUE = ROOT / "data" / "catalogue" / "sample_products.json"
@@ -84,60 +87,110 @@ async def cmd_migrate() -> int:
 
 
 def _print_errors(plan: ImportPlan) -> None:
-    print(f"No se ha importado nada: {len(plan.errors)} fila(s) con problemas en {plan.path.name}.", file=sys.stderr)
-    for error in plan.errors[:MAX_ERRORS_SHOWN]:
-        print(f"  - {error}", file=sys.stderr)
-    if len(plan.errors) > MAX_ERRORS_SHOWN:
-        print(f"  ... y {len(plan.errors) - MAX_ERRORS_SHOWN} más.", file=sys.stderr)
+    print(f"No se ha importado nada de {plan.path.name}.", file=sys.stderr)
+    for line in problems(plan):
+        print(line, file=sys.stderr)
+    print("Corrige esas filas o usa --skip-invalid para importar las demás.", file=sys.stderr)
 
 
-async def import_file(
-    path: Path,
-    *,
-    explicit_map: dict[str, str] | None = None,
-    default_stock: int | None = None,
-    dry_run: bool = False,
-    index: bool = True,
-    quiet: bool = False,
-) -> int:
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to read the file and what to do with it (the `import` command's flags)."""
+
+    explicit_map: dict[str, str] = field(default_factory=dict)
+    default_stock: int | None = None
+    dry_run: bool = False
+    index: bool = True
+    quiet: bool = False
+    file_format: str = "auto"
+    public_columns: tuple[str, ...] = ()
+    skip_invalid: bool = False
+    keep_demo: bool = False
+    demo: bool = False  # the sample catalogue itself (`seed`)
+
+
+async def import_file(path: Path, options: ImportOptions | None = None) -> int:
     """Validate, upsert in one transaction, then bring the search index up to date. Returns an exit code."""
+    options = options or ImportOptions()
     started = time.perf_counter()
     service = await _service()
     try:
         await upgrade(service.engine)
-        validate_bar = _bar("Validando", quiet)
         total_lines = await asyncio.to_thread(_count_lines, path)
         plan = plan_import(
-            path, explicit_map=explicit_map, default_stock=default_stock, progress=validate_bar(total_lines)
+            path,
+            explicit_map=options.explicit_map,
+            default_stock=options.default_stock,
+            progress=_bar("Validando", options.quiet)(total_lines),
+            file_format=options.file_format,
+            public_columns=options.public_columns,
         )
-        if not plan.ok:
+        if options.dry_run:
+            return await _dry_run(service, plan, options)
+        if not plan.ok and not options.skip_invalid:
             _print_errors(plan)
             return EXIT_INVALID
-        if dry_run:
-            async with service.sessions() as session:
-                counts = await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
-                await session.rollback()
-            print(
-                f"Simulación (no se ha guardado nada): {plan.rows} filas válidas; se crearían {counts.created}, "
-                f"se actualizarían {counts.updated} y {counts.unchanged} quedarían igual."
-            )
-            return EXIT_OK
+        products = [p.model_copy(update={"demo": options.demo}) for p in plan.products]
+        provided = [fields | {"demo"} for fields in plan.provided]
         async with write_session(service.sessions) as session:
-            counts = await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
+            counts = await crud.upsert_products(session, products_in=products, provided=provided)
+            retired = 0 if options.demo or options.keep_demo else await crud.retire_demo(session)
         written = time.perf_counter()
-        report = await service.load(progress=_bar("Indexando", quiet)) if index else None
-        elapsed = time.perf_counter() - started
+        report = await service.load(progress=_bar("Indexando", options.quiet)) if options.index else None
         print(
-            f"Importados {plan.rows} productos de {path.name}: {counts.created} nuevos, {counts.updated} actualizados, "
-            f"{counts.unchanged} sin cambios. Base de datos {written - started:.1f} s"
+            f"Importados {len(products)} productos de {path.name}: {counts.created} nuevos, {counts.updated} "
+            f"actualizados, {counts.unchanged} sin cambios. Base de datos {written - started:.1f} s"
             + (f", índice {report.seconds:.1f} s ({report.embedded} vectores nuevos)" if report else "")
-            + f"; total {elapsed:.1f} s."
+            + f"; total {time.perf_counter() - started:.1f} s."
         )
-        if plan.attribute_columns:
-            print(f"Columnas guardadas como atributos: {', '.join(plan.attribute_columns)}.")
+        _after_import(plan, retired)
         return EXIT_OK
     finally:
         await service.close()
+
+
+async def _dry_run(service: Any, plan: ImportPlan, options: ImportOptions) -> int:
+    """Everything the import would do, and nothing done."""
+    for line in describe(plan):
+        print(line)
+    for line in problems(plan):
+        print(line)
+    async with service.sessions() as session:
+        counts = await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
+        demo = 0 if options.demo or options.keep_demo else await crud.retire_demo(session)
+        await session.rollback()
+    print(
+        f"Simulación (no se ha guardado nada): {len(plan.products)} productos válidos; se crearían {counts.created}, "
+        f"se actualizarían {counts.updated} y {counts.unchanged} quedarían igual"
+        + (f"; se retirarían los {demo} productos de ejemplo." if demo else ".")
+    )
+    return EXIT_OK if plan.ok or options.skip_invalid else EXIT_INVALID
+
+
+def _after_import(plan: ImportPlan, retired: int) -> None:
+    if plan.attribute_columns:
+        print(f"Columnas guardadas como atributos públicos: {', '.join(plan.attribute_columns)}.")
+    if plan.private_columns:
+        print(f"Columnas guardadas como privadas (no se muestran a clientes): {', '.join(plan.private_columns)}.")
+    if retired:
+        print(f"Retirados los {retired} productos de ejemplo: ahora se vende solo tu catálogo (--keep-demo los deja).")
+    if not plan.ok:
+        rejected = write_rejected(plan)
+        print(f"{plan.bad_rows} fila(s) con problemas no se han importado; están en {rejected} con el motivo.")
+
+
+async def cmd_reset() -> int:
+    """Take every product off sale and empty the carts: start a catalogue from nothing (orders are kept)."""
+    service = await _service()
+    try:
+        await upgrade(service.engine)
+        async with write_session(service.sessions) as session:
+            retired = await crud.retire_all(session)
+        await service.load()
+    finally:
+        await service.close()
+    print(f"Catálogo vacío: {retired} productos retirados de la venta. Importa el tuyo con `python -m data import`.")
+    return EXIT_OK
 
 
 async def cmd_seed(force: bool = False) -> int:
@@ -152,7 +205,7 @@ async def cmd_seed(force: bool = False) -> int:
     if not empty and not force:
         print("El catálogo ya tiene productos: no se carga el de ejemplo (usa --force para actualizarlo).")
         return EXIT_OK
-    return await import_file(SAMPLE_CATALOGUE, quiet=True)
+    return await import_file(SAMPLE_CATALOGUE, ImportOptions(quiet=True, demo=True))
 
 
 async def cmd_index() -> int:
@@ -199,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("migrate", help="crea o actualiza el esquema de la base de datos")
     seed = sub.add_parser("seed", help="carga el catálogo de ejemplo si no hay productos")
     seed.add_argument("--force", action="store_true", help="actualiza con el catálogo de ejemplo aunque haya productos")
-    imp = sub.add_parser("import", help="importa productos de un CSV, JSON o JSONL (alta o actualización por SKU)")
+    imp = sub.add_parser(
+        "import", help="importa productos de Shopify, WooCommerce, CSV, XLSX, JSON o JSONL (alta o cambio por SKU)"
+    )
     imp.add_argument("file", type=Path)
     imp.add_argument(
         "--map",
@@ -211,9 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     imp.add_argument(
         "--default-stock", type=int, default=None, metavar="N", help="existencias para filas sin dato de stock"
     )
-    imp.add_argument("--dry-run", action="store_true", help="valida e informa sin guardar nada")
+    imp.add_argument("--dry-run", action="store_true", help="muestra cómo se leerá el fichero, sin guardar nada")
+    imp.add_argument("--format", default="auto", choices=["auto", "shopify", "woocommerce", "generic"])
+    imp.add_argument(
+        "--public-column", action="append", default=[], metavar="COLUMNA", help="muestra esta columna a los clientes"
+    )
+    imp.add_argument(
+        "--skip-invalid", action="store_true", help="importa las filas buenas y deja las malas en NOMBRE.rechazadas.csv"
+    )
+    imp.add_argument("--keep-demo", action="store_true", help="no retira los productos de ejemplo")
     imp.add_argument("--no-index", action="store_true", help="no actualiza el índice de búsqueda")
     imp.add_argument("--quiet", action="store_true", help="sin barra de progreso")
+    sub.add_parser("reset", help="retira todos los productos de la venta y vacía los carritos (los pedidos quedan)")
     sub.add_parser("index", help="sincroniza (o reconstruye) el índice vectorial con la base de datos")
     sub.add_parser("setup", help="migra, carga el catálogo de ejemplo si está vacío, indexa e instala las políticas")
     pol = sub.add_parser(
@@ -229,16 +293,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "seed":
                 return asyncio.run(cmd_seed(args.force))
             case "import":
-                return asyncio.run(
-                    import_file(
-                        args.file,
-                        explicit_map=_parse_maps(args.map),
-                        default_stock=args.default_stock,
-                        dry_run=args.dry_run,
-                        index=not args.no_index,
-                        quiet=args.quiet,
-                    )
+                options = ImportOptions(
+                    explicit_map=_parse_maps(args.map),
+                    default_stock=args.default_stock,
+                    dry_run=args.dry_run,
+                    index=not args.no_index,
+                    quiet=args.quiet,
+                    file_format=args.format,
+                    public_columns=tuple(args.public_column),
+                    skip_invalid=args.skip_invalid,
+                    keep_demo=args.keep_demo,
                 )
+                return asyncio.run(import_file(args.file, options))
+            case "reset":
+                return asyncio.run(cmd_reset())
             case "index":
                 return asyncio.run(cmd_index())
             case "setup":

@@ -6,11 +6,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, text, update
+from sqlalchemy import delete, func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from data.models import CatalogueMeta, Product, ProductCreate, ProductUpdate
+from data.models import CartLine, CatalogueMeta, Product, ProductCreate, ProductUpdate
 from data.types import utcnow
 from state import SearchFilters
 
@@ -145,6 +145,12 @@ async def deactivate_product(session: AsyncSession, *, product: Product) -> Prod
 
 
 def _apply(product: Product, changes: dict[str, Any]) -> bool:
+    price = changes.get("price", product.price)
+    regular = changes.get("regular_price", product.regular_price)
+    if regular is not None and regular <= price:
+        # A sale needs a regular price above the price: a change that breaks that ends the sale, or a later
+        # price cut would turn a stale "before" price into a fake sale.
+        changes = {**changes, "regular_price": None}
     changed = False
     for name, value in changes.items():
         if getattr(product, name) != value:
@@ -204,3 +210,27 @@ async def upsert_products(
                 counts.unchanged += 1
         await session.flush()
     return counts
+
+
+async def retire_demo(session: AsyncSession) -> int:
+    """Take the example products (`make run`'s demo catalogue) off sale: a real catalogue has arrived."""
+    return await _retire(session, select(Product).where(col(Product.demo).is_(True), col(Product.active).is_(True)))
+
+
+async def retire_all(session: AsyncSession) -> int:
+    """Take every product off sale and empty the carts: `python -m data reset`. Orders keep their lines."""
+    count = await _retire(session, select(Product).where(col(Product.active).is_(True)))
+    await session.execute(delete(CartLine))
+    return count
+
+
+async def _retire(session: AsyncSession, query: Any) -> int:
+    products = list((await session.execute(query)).scalars().all())
+    if products:
+        revision = await bump_revision(session)
+        for product in products:
+            product.active = False
+            product.revision = revision
+            product.updated_at = utcnow()
+        await session.flush()
+    return len(products)

@@ -14,6 +14,8 @@ FIELD_NAMES = {
     "subcategory": "subcategoría",
     "brand": "marca",
     "price": "precio",
+    "regular_price": "precio normal",
+    "categories": "categorías",
     "currency": "moneda",
     "stock": "existencias",
     "active": "activo",

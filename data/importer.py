@@ -1,56 +1,78 @@
-"""Catalogue import from CSV, JSON or JSONL: header aliases in Spanish and English, all-or-nothing, upsert by SKU.
+"""Catalogue import: Shopify and WooCommerce exports as they come, or any spreadsheet (CSV, XLSX, JSON, JSONL).
 
-A file is first read and validated completely. Any bad row means nothing is written and every problem is
-reported (row, column, reason in plain Spanish). A clean file is upserted in one transaction.
+A file is first read and validated completely. Every problem is reported at once (row, column, reason in plain
+Spanish), counted by row; nothing is written unless the caller chooses to skip the bad rows. A clean set of
+products is upserted in one transaction. Columns customers must not see are stored as private attributes.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
-import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from data.errors import FIELD_NAMES, spanish_reason
+from data.formats import (
+    FORMATS,
+    SourceRow,
+    category_paths,
+    clean_text,
+    detect,
+    header_key,
+    shopify_roles,
+    shopify_rows,
+    woocommerce_roles,
+    woocommerce_rows,
+)
+from data.lexicon import fold
+from data.lexicon import load as load_lexicon
 from data.models import ProductCreate
+from data.readers import ImportFileError, Records, read_records
+from data.types import parse_money
 
-FIELDS = tuple(FIELD_NAMES)  # the product fields a column can feed
+__all__ = ["ImportFileError", "ImportPlan", "RowError", "header_key", "parse_price", "plan_import", "read_records"]
 
-# Header spellings recognised without --map, in order of preference (compared folded, spaces -> "_").
-ALIASES: dict[str, tuple[str, ...]] = {
-    "sku": ("sku", "referencia", "ref", "codigo", "cod", "code", "product_id", "id_producto", "reference", "id"),
-    "name": ("nombre", "name", "producto", "product", "titulo", "title", "product_name", "product_title"),
-    "description": ("descripcion", "description", "desc", "detalle", "details"),
-    "category": ("categoria", "category", "familia", "seccion", "departamento", "department"),
-    "subcategory": ("subcategoria", "subcategory", "subfamilia", "tipo", "type"),
-    "brand": ("marca", "brand", "fabricante", "manufacturer"),
-    "price": ("precio", "price", "pvp", "precio_eur", "price_eur", "importe", "precio_venta"),
-    "currency": ("moneda", "currency", "divisa"),
-    "stock": ("existencias", "stock", "inventario", "unidades", "cantidad", "quantity", "qty"),
-    "active": ("activo", "active", "habilitado", "enabled"),
-    "attributes": ("atributos", "attributes"),
-}
+FIELDS = tuple(f for f in FIELD_NAMES if f not in ("message", "thread_id", "categories"))  # what a column can feed
 REQUIRED = ("sku", "name", "category", "price")
 MAX_ERRORS_SHOWN = 200
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be imported (unreadable, wrong format, a required column missing)."""
+@lru_cache(maxsize=1)
+def _columns() -> dict[str, Any]:
+    return load_lexicon("columns")
+
+
+def aliases() -> dict[str, tuple[str, ...]]:
+    """Header spellings of each field (data/lexicon/columns.json), in order of preference."""
+    return {name: tuple(spellings) for name, spellings in _columns().get("aliases", {}).items()}
+
+
+def is_public(column: str, public_columns: Iterable[str] = ()) -> bool:
+    """Whether an unmapped column may be shown to customers: named so (--public-column) or known public by its words.
+
+    A column is private when any of its words says so (cost, supplier, notes) and when nothing says it is public.
+    """
+    key = header_key(column)
+    if key in {header_key(c) for c in public_columns}:
+        return True
+    words = set(key.split("_")) | {key}
+    words |= {w[:-2] for w in words if w.endswith("es")} | {w[:-1] for w in words if w.endswith("s")}
+    if words & set(_columns().get("private", [])):
+        return False
+    return bool(words & set(_columns().get("public", [])))
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
     """One problem in one row, worded for the person who made the file."""
 
-    row: int  # CSV: line number in the file (header = 1); JSON/JSONL: 1-based record number
+    row: int  # CSV: line number in the file (header = 1); XLSX: sheet row; JSON/JSONL: 1-based record number
     column: str | None
     reason: str
 
@@ -63,63 +85,35 @@ class RowError:
 
 @dataclass
 class ImportPlan:
-    """A validated file: the products to upsert, or the errors that stop it."""
+    """A validated file: the products to upsert, the rows that cannot be, and how the columns were read."""
 
     path: Path
-    mapping: dict[str, str]  # field -> column
-    attribute_columns: list[str]
+    mapping: dict[str, str]  # field -> column (generic files)
+    attribute_columns: list[str]  # unmapped columns shown to customers
+    format: str = "generic"
+    roles: dict[str, str] = field(default_factory=dict)  # column -> what it feeds, for the dry run
+    private_columns: list[str] = field(default_factory=list)
     products: list[ProductCreate] = field(default_factory=list)
     # Per product, the fields the file really gave: an existing product keeps everything else (its stock is
     # not reset by --default-stock, its description not wiped by an empty cell).
     provided: list[frozenset[str]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    rejected: list[tuple[dict[str, Any], list[RowError]]] = field(default_factory=list)  # the bad rows as read
+    headers: list[str] = field(default_factory=list)
     rows: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
-
-def fold(text: str) -> str:
-    """Lower-case without accents, for comparing headers and yes/no words."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def header_key(name: str) -> str:
-    """Compare headers folded, with spaces, dots and dashes as underscores: "Precio (EUR)" -> "precio_eur"."""
-    return re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")
+    @property
+    def bad_rows(self) -> int:
+        return len({e.row for e in self.errors})
 
 
 def parse_price(raw: Any) -> Decimal:
-    """Read prices the way people write them: 24.00, 24,00, 1.299,00, 1,299.00, "24 €", "€24"."""
-    if isinstance(raw, bool):
-        raise ValueError("no es un precio")
-    if isinstance(raw, int | float | Decimal):
-        return Decimal(str(raw))
-    text = str(raw).strip().replace("€", "").replace("EUR", "").replace("eur", "").replace("\u00a0", "")
-    text = text.replace(" ", "")
-    if not text:
-        raise ValueError("falta el precio")
-    negative = text.startswith("-")
-    text = text.lstrip("+-")
-    if not re.fullmatch(r"[0-9.,]+", text):
-        raise ValueError(f"«{raw}» no es un precio válido")
-    if "," in text and "." in text:
-        decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
-        thousands = "." if decimal_sep == "," else ","
-        text = text.replace(thousands, "").replace(decimal_sep, ".")
-    elif "," in text:
-        head, _, tail = text.rpartition(",")
-        grouped = len(tail) == 3 and bool(head) and not head.startswith("0")  # "0,500" is half a euro
-        text = text.replace(",", "") if grouped else text.replace(",", ".")
-    elif text.count(".") > 1 or re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", text):
-        text = text.replace(".", "")  # 1.299 (Spanish thousands); a price never has three decimals
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"«{raw}» no es un precio válido") from exc
-    return -value if negative else value
+    """Read prices the way people write them (see data.types.parse_money)."""
+    return parse_money(raw)
 
 
 def parse_stock(raw: Any) -> int:
@@ -128,11 +122,11 @@ def parse_stock(raw: Any) -> int:
         raise ValueError("no es un número de unidades")
     if isinstance(raw, int):
         return raw
-    text = (
-        str(raw).strip().replace(".", "")
-        if re.fullmatch(r"-?\d{1,3}(\.\d{3})+", str(raw).strip())
-        else str(raw).strip()
-    )
+    text = str(raw).strip()
+    if all(part.isdigit() for part in text.lstrip("-").split(".")) and text.count(".") >= 1:
+        groups = text.lstrip("-").split(".")
+        if len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]):
+            text = text.replace(".", "")
     try:
         value = Decimal(text.replace(",", "."))
     except InvalidOperation as exc:
@@ -147,86 +141,11 @@ def parse_bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
     text = fold(str(raw)).strip()
-    if text in ("1", "si", "s", "true", "t", "yes", "y", "verdadero", "activo"):
+    if text in ("1", "si", "s", "true", "t", "yes", "y", "verdadero", "activo", "publicado", "publish"):
         return True
-    if text in ("0", "no", "n", "false", "f", "falso", "inactivo"):
+    if text in ("0", "no", "n", "false", "f", "falso", "inactivo", "-1", "borrador", "draft", "private"):
         return False
     raise ValueError(f"«{raw}» no es sí/no")
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-def read_records(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    """Headers and (row number, record) pairs of a CSV, JSON or JSONL file, chosen by extension."""
-    if not path.is_file():
-        raise ImportFileError(f"No existe el fichero {path}")
-    suffix = path.suffix.lower()
-    text = _read_text(path)
-    if suffix in (".json",):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportFileError(f"El JSON está mal formado (línea {exc.lineno}, columna {exc.colno})") from exc
-        if isinstance(data, dict):
-            data = data.get("products") or data.get("productos") or data.get("items")
-        if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-            raise ImportFileError('El JSON debe ser una lista de productos (objetos) o {"products": [...]}')
-        return _json_headers(data), iter(enumerate(data, start=1))
-    if suffix in (".jsonl", ".ndjson"):
-        records: list[dict[str, Any]] = []
-        # Only "\n" ends a record: splitlines() would also cut at U+2028/U+0085, legal inside JSON strings.
-        for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ImportFileError(f"Línea {number} del JSONL mal formada: {exc.msg}") from exc
-            if not isinstance(record, dict):
-                raise ImportFileError(f"Línea {number} del JSONL: se esperaba un objeto")
-            records.append(record)
-        return _json_headers(records), iter(enumerate(records, start=1))
-    if suffix in (".csv", ".tsv", ".txt"):
-        sample = text[:20000]
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        except csv.Error:
-            dialect = csv.excel_tab if suffix == ".tsv" else csv.excel
-        reader = csv.reader(io.StringIO(text, newline=""), dialect)
-        try:
-            headers = [h.strip() for h in next(reader)]
-        except StopIteration as exc:
-            raise ImportFileError("El fichero CSV está vacío") from exc
-        if len(set(headers)) != len(headers):
-            raise ImportFileError("El CSV tiene columnas con el mismo nombre")
-
-        def rows() -> Iterator[tuple[int, dict[str, Any]]]:
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                number = reader.line_num
-                if len(row) != len(headers):
-                    yield number, {"__error__": f"tiene {len(row)} columnas y la cabecera {len(headers)}"}
-                    continue
-                yield number, dict(zip(headers, row, strict=True))
-
-        return headers, rows()
-    raise ImportFileError(f"Formato no admitido «{path.suffix}»: usa .csv, .json o .jsonl")
-
-
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFileError("No se pudo leer el fichero: guárdalo en UTF-8")
-
-
-def _json_headers(records: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(key for record in records for key in record))
 
 
 # ---------------------------------------------------------------------------- mapping & validation
@@ -248,15 +167,13 @@ def resolve_mapping(headers: list[str], explicit: Mapping[str, str]) -> dict[str
             )
         mapping[name] = column
     taken = set(mapping.values())
-    for name, aliases in ALIASES.items():
-        if name in mapping:
+    for name, spellings in aliases().items():
+        if name in mapping or name not in FIELDS:
             continue
-        for alias in aliases:
-            found = by_key.get(alias)
-            if found is not None and found not in taken:
-                mapping[name] = found
-                taken.add(found)
-                break
+        found = next((by_key[a] for a in spellings if a in by_key and by_key[a] not in taken), None)
+        if found is not None:
+            mapping[name] = found
+            taken.add(found)
     return mapping
 
 
@@ -266,10 +183,58 @@ def plan_import(
     explicit_map: Mapping[str, str] | None = None,
     default_stock: int | None = None,
     progress: Callable[[int], None] | None = None,
+    file_format: str = "auto",
+    public_columns: Iterable[str] = (),
 ) -> ImportPlan:
     """Read and validate the whole file without touching the database."""
+    if file_format not in ("auto", *FORMATS):
+        raise ImportFileError(f"Formato desconocido «{file_format}»: usa auto, {', '.join(FORMATS)}")
+    if default_stock is not None and default_stock < 0:
+        raise ImportFileError("--default-stock no puede ser negativo")
     headers, records = read_records(path)
-    mapping = resolve_mapping(headers, explicit_map or {})
+    chosen = detect(headers) if file_format == "auto" else file_format
+    plan = ImportPlan(path=path, mapping={}, attribute_columns=[], format=chosen, headers=headers)
+    if chosen == "shopify":
+        rows: Iterator[SourceRow] = shopify_rows(headers, records)
+        plan.roles = shopify_roles(headers)
+    elif chosen == "woocommerce":
+        rows = woocommerce_rows(headers, records)
+        plan.roles = woocommerce_roles(headers)
+    else:
+        rows = _generic(plan, headers, records, explicit_map or {}, default_stock, list(public_columns))
+    plan.private_columns = [h for h, role in plan.roles.items() if role == "privado"]
+    seen_skus: dict[str, int] = {}
+    for source in rows:
+        plan.rows += 1
+        if progress:
+            progress(1)
+        product, provided, errors = _validate(source, default_stock)
+        if product is not None:
+            first = seen_skus.setdefault(product.sku, source.row)
+            if first != source.row:
+                repeated = f"SKU «{product.sku}» repetido (ya está en la fila {first})"
+                errors.append(RowError(source.row, source.columns.get("sku"), repeated))
+        if errors:
+            plan.errors.extend(errors)
+            plan.rejected.append((source.record, errors))
+        elif product is not None:
+            plan.products.append(product)
+            plan.provided.append(provided)
+    if plan.rows == 0:
+        raise ImportFileError("El fichero no tiene ningún producto")
+    return plan
+
+
+def _generic(
+    plan: ImportPlan,
+    headers: list[str],
+    records: Records,
+    explicit_map: Mapping[str, str],
+    default_stock: int | None,
+    public_columns: list[str],
+) -> Iterator[SourceRow]:
+    """A spreadsheet whose columns are found by their names (aliases, --map); the rest become attributes."""
+    mapping = resolve_mapping(headers, explicit_map)
     missing = [f for f in REQUIRED if f not in mapping]
     if missing:
         names = ", ".join(FIELD_NAMES[f] for f in missing)
@@ -282,98 +247,126 @@ def plan_import(
             "El fichero no tiene columna de existencias (stock): indica cuál usar con --map stock=COLUMNA "
             "o pon unas existencias iniciales con --default-stock N."
         )
-    if default_stock is not None and default_stock < 0:
-        raise ImportFileError("--default-stock no puede ser negativo")
-    mapped_columns = set(mapping.values())
-    attribute_columns = [h for h in headers if h not in mapped_columns]
-    plan = ImportPlan(path=path, mapping=mapping, attribute_columns=attribute_columns)
-    seen_skus: dict[str, int] = {}
+    plan.mapping = mapping
+    mapped = set(mapping.values())
+    plan.attribute_columns = [h for h in headers if h not in mapped and is_public(h, public_columns)]
+    plan.roles = {h: FIELD_NAMES.get(next((f for f, c in mapping.items() if c == h), ""), "") for h in headers}
+    for h in headers:
+        if h not in mapped:
+            plan.roles[h] = "atributo público" if h in plan.attribute_columns else "privado"
+    return _generic_rows(records, mapping, set(plan.attribute_columns))
+
+
+def _generic_rows(records: Records, mapping: dict[str, str], public: set[str]) -> Iterator[SourceRow]:
+    mapped = set(mapping.values())
     for number, record in records:
-        plan.rows += 1
-        if progress:
-            progress(1)
         if "__error__" in record:
-            plan.errors.append(RowError(number, None, str(record["__error__"])))
+            yield SourceRow(number, {}, {}, record=record, error=str(record["__error__"]))
             continue
-        product, provided, errors = _validate_record(number, record, mapping, attribute_columns, default_stock)
-        if product is not None:
-            first = seen_skus.setdefault(product.sku, number)
-            if first != number:
-                errors.append(
-                    RowError(number, mapping["sku"], f"SKU «{product.sku}» repetido (ya está en la fila {first})")
-                )
-                product = None
-        plan.errors.extend(errors)
-        if product is not None and not errors:
-            plan.products.append(product)
-            plan.provided.append(provided)
-    if plan.rows == 0:
-        raise ImportFileError("El fichero no tiene ningún producto")
-    return plan
+        values = {name: record.get(column) for name, column in mapping.items()}
+        attributes = {header_key(c) or c: _strip(v) for c, v in record.items() if c in public and not _blank(v)}
+        private = {c: _strip(v) for c, v in record.items() if c not in mapped and c not in public and not _blank(v)}
+        category = _strip(values.get("category"))
+        # "Cabello > Champú, Ofertas" is a list of paths; "Aceite, especias y salsas" is one category's name
+        paths = (
+            (category_paths(category) if ">" in str(category) else [[str(category)]]) if not _blank(category) else []
+        )
+        if paths and not _blank(values.get("subcategory")):
+            paths[0] = [*paths[0], _strip(values["subcategory"])]
+        yield SourceRow(number, values, dict(mapping), attributes, private, paths, record=record)
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _validate_record(
-    number: int,
-    record: Mapping[str, Any],
-    mapping: Mapping[str, str],
-    attribute_columns: list[str],
-    default_stock: int | None,
-) -> tuple[ProductCreate | None, frozenset[str], list[RowError]]:
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "price": parse_price,
+    "regular_price": parse_price,
+    "stock": parse_stock,
+    "active": parse_bool,
+}
+
+
+def _parse_values(source: SourceRow) -> tuple[dict[str, Any], list[RowError]]:
     errors: list[RowError] = []
     values: dict[str, Any] = {}
-    for name, column in mapping.items():
-        raw = record.get(column)
+    for name, raw in source.values.items():
         if _blank(raw):
             continue
+        column = source.columns.get(name)
         try:
-            match name:
-                case "price":
-                    values[name] = parse_price(raw)
-                case "stock":
-                    values[name] = parse_stock(raw)
-                case "active":
-                    values[name] = parse_bool(raw)
-                case "attributes":
-                    parsed = json.loads(raw) if isinstance(raw, str) else raw
-                    if not isinstance(parsed, dict):
-                        raise ValueError("debe ser un objeto JSON")
-                    values[name] = parsed
-                case _:
-                    values[name] = str(raw).strip() if not isinstance(raw, str) else raw
-        except (ValueError, json.JSONDecodeError) as exc:
-            errors.append(
-                RowError(number, column, str(exc) if not isinstance(exc, json.JSONDecodeError) else "JSON mal formado")
-            )
-    attributes = dict(values.get("attributes") or {})
-    for column in attribute_columns:
-        raw = record.get(column)
-        if not _blank(raw):
-            attributes[header_key(column) or column] = raw.strip() if isinstance(raw, str) else raw
-    if attributes or attribute_columns:
+            if name in _PARSERS:
+                values[name] = _PARSERS[name](raw)
+            elif name == "attributes":
+                parsed = json.loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(parsed, dict):
+                    raise ValueError("debe ser un objeto JSON")
+                values[name] = parsed
+            elif name == "description":
+                values[name] = clean_text(raw)
+            else:
+                values[name] = raw.strip() if isinstance(raw, str) else str(raw)
+        except json.JSONDecodeError:
+            errors.append(RowError(source.row, column, "JSON mal formado"))
+        except ValueError as exc:
+            errors.append(RowError(source.row, column, str(exc)))
+    if "price" not in values and "regular_price" in values:
+        values["price"] = values.pop("regular_price")  # a sale price column left empty: the regular price
+    if "regular_price" in source.columns and "regular_price" not in values and not errors:
+        values["regular_price"] = None  # the file says when a sale ends: re-importing it ends the sale
+    return values, errors
+
+
+def _validate(
+    source: SourceRow, default_stock: int | None
+) -> tuple[ProductCreate | None, frozenset[str], list[RowError]]:
+    """The product a row describes, the fields it really gave, and every problem with it at once."""
+    if source.error:
+        return None, frozenset(), [RowError(source.row, None, source.error)]
+    values, errors = _parse_values(source)
+    if source.categories:
+        main = source.categories[0]
+        values["category"] = main[0]
+        if len(main) > 1:
+            values.setdefault("subcategory", main[-1])
+        values["categories"] = [" > ".join(path) for path in source.categories]
+    attributes = {**dict(values.get("attributes") or {}), **source.attributes}
+    if attributes or "attributes" in source.values:
         values["attributes"] = attributes
+    if source.private:
+        values["private"] = dict(source.private)
     provided = frozenset(values)
-    stock_unreadable = any(e.column == mapping.get("stock") for e in errors)
+    stock_unreadable = any(e.column == source.columns.get("stock") for e in errors)
     if "stock" not in values and not stock_unreadable:
         if default_stock is None:
             reason = "faltan las existencias (usa --default-stock N para darles un valor)"
-            errors.append(RowError(number, mapping.get("stock"), reason))
+            errors.append(RowError(source.row, source.columns.get("stock"), reason))
         else:
             values["stock"] = default_stock  # for new products only: see ImportPlan.provided
-    if errors:
-        return None, provided, errors
+    # Validate what could be read even when something could not, so every problem shows at once.
+    failed = {name for name, column in source.columns.items() if any(e.column == column for e in errors)}
+    checked = {k: v for k, v in values.items() if k not in failed}
+    stand_in = {"price": Decimal(0), "stock": 0, "sku": "X", "name": "X", "category": "X"}
+    checked |= {k: v for k, v in stand_in.items() if k in failed}
     try:
-        return ProductCreate.model_validate(values), provided, []
+        product = ProductCreate.model_validate(checked)
     except ValidationError as exc:
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err.get("loc") else ""
-            where: str | None = mapping.get(name) or FIELD_NAMES.get(name, name) or None
-            if err["type"] == "missing":
-                reason = f"falta el dato «{FIELD_NAMES.get(name, name)}»"
-            else:
-                reason = spanish_reason(err)
-            errors.append(RowError(number, where, reason))
+        errors.extend(_model_errors(source, exc))
         return None, provided, errors
+    return (None if errors else product), provided, errors
+
+
+def _model_errors(source: SourceRow, exc: ValidationError) -> list[RowError]:
+    errors = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err.get("loc") else ""
+        where: str | None = source.columns.get(name) or FIELD_NAMES.get(name, name) or None
+        missing = err["type"] == "missing"
+        reason = f"falta el dato «{FIELD_NAMES.get(name, name)}»" if missing else spanish_reason(err)
+        errors.append(RowError(source.row, where, reason))
+    return errors

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from data.types import Money, UTCDateTime, to_money, utcnow
+from data.types import Money, UTCDateTime, parse_money, to_money, utcnow
 
 MAX_PRICE = Decimal("99999999.99")  # what NUMERIC(10,2) holds
 
@@ -23,6 +24,23 @@ def _check_price(value: Decimal) -> Decimal:
     if value != value.quantize(Decimal("0.01")):
         raise ValueError("el precio admite como máximo dos decimales")
     return to_money(value)
+
+
+_AMBIGUOUS = re.compile(r"\s*\d{1,3}\.\d{3}\s*")  # "12.345": 12.345,00 € or three decimals? Refused, not guessed
+
+
+def _money_text(value: Any) -> Any:
+    """Prices as text the way the importer reads them ("1.199,00", "24 €"); numbers pass through.
+
+    Through the API a lone "12.345" is refused (three decimals) rather than read as 12.345,00 €: a client that
+    meant a decimal point must never be charged a thousand times more.
+    """
+    if isinstance(value, str) and not _AMBIGUOUS.fullmatch(value):
+        try:
+            return parse_money(value)
+        except ValueError:
+            return value  # left for the field's own validation, which words the error
+    return value
 
 
 def _clean_text(value: Any) -> Any:
@@ -40,15 +58,30 @@ class ProductBase(SQLModel):
     subcategory: str = Field(default="", max_length=80)
     brand: str = Field(default="", max_length=80)
     price: Decimal = Field(ge=0, sa_type=Money)
+    # The price before a sale ("antes 12,95 €"), set only while the product is on sale: price < regular_price.
+    regular_price: Decimal | None = Field(default=None, ge=0, sa_type=Money, nullable=True)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
     stock: int = Field(default=0, ge=0, le=10_000_000)
     active: bool = True
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # Every category path the product is in ("Cabello > Champú", "Ofertas"); category/subcategory are the first.
+    categories: list[str] = Field(default_factory=list, sa_type=JSON)
 
     @field_validator("sku", "name", "category", "subcategory", "brand", mode="before")
     @classmethod
     def _single_line(cls, value: Any) -> Any:
         return _clean_text(value)
+
+    @field_validator("price", "regular_price", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> Any:
+        return _money_text(value)
+
+    @model_validator(mode="after")
+    def _on_sale_only_when_cheaper(self) -> ProductBase:
+        if self.regular_price is not None and self.regular_price <= self.price:
+            self.regular_price = None  # a compare-at price equal to the price is no sale
+        return self
 
     @field_validator("sku")
     @classmethod
@@ -59,6 +92,11 @@ class ProductBase(SQLModel):
     @classmethod
     def _two_decimals(cls, value: Decimal) -> Decimal:
         return _check_price(value)
+
+    @field_validator("regular_price", mode="after")
+    @classmethod
+    def _two_decimals_or_none(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else _check_price(value)
 
     @field_validator("currency")
     @classmethod
@@ -73,6 +111,10 @@ class ProductCreate(ProductBase):
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
+    # For the owner only (cost, supplier, internal notes, the original HTML description): never shown publicly.
+    private: dict[str, Any] = Field(default_factory=dict)
+    demo: bool = False  # loaded by `make run` as an example; retired by the first import of a real catalogue
+
 
 class ProductUpdate(SQLModel):
     """Every field optional: PATCH changes only what it names. An explicit null is refused, not stored."""
@@ -86,9 +128,12 @@ class ProductUpdate(SQLModel):
     subcategory: str | None = Field(default=None, max_length=80)
     brand: str | None = Field(default=None, max_length=80)
     price: Decimal | None = Field(default=None, ge=0)
+    regular_price: Decimal | None = Field(default=None, ge=0)  # null ends a sale
     stock: int | None = Field(default=None, ge=0, le=10_000_000)
     active: bool | None = None
     attributes: dict[str, Any] | None = None
+    categories: list[str] | None = None
+    private: dict[str, Any] | None = None
 
     @field_validator("sku", "name", "category", "subcategory", "brand", mode="before")
     @classmethod
@@ -106,6 +151,8 @@ class ProductUpdate(SQLModel):
         "stock",
         "active",
         "attributes",
+        "categories",
+        "private",
         mode="before",
     )
     @classmethod
@@ -119,7 +166,12 @@ class ProductUpdate(SQLModel):
     def _sku_upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value
 
-    @field_validator("price", mode="after")
+    @field_validator("price", "regular_price", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> Any:
+        return _money_text(value)
+
+    @field_validator("price", "regular_price", mode="after")
     @classmethod
     def _two_decimals(cls, value: Decimal | None) -> Decimal | None:
         return None if value is None else _check_price(value)
@@ -135,6 +187,8 @@ class Product(ProductBase, table=True):
     sku: str = Field(min_length=1, max_length=64, unique=True, index=True)
     description: str = Field(default="", sa_type=Text)
     category: str = Field(min_length=1, max_length=80, index=True)
+    private: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # never in a public response
+    demo: bool = Field(default=False)
     # Catalogue revision of the last change: the search index syncs "WHERE revision > seen".
     revision: int = Field(default=0, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, Numeric
@@ -16,6 +17,37 @@ CENT = Decimal("0.01")
 def to_money(value: Decimal | int | float | str) -> Decimal:
     """Round to the cent the way a till does (half up), never by binary float rounding."""
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_money(raw: Any) -> Decimal:
+    """Read an amount the way people write it: 24.00, 24,00, 1.299,00, 1,299.00, "24 €", "€24"."""
+    if isinstance(raw, bool):
+        raise ValueError("no es un precio")
+    if isinstance(raw, int | float | Decimal):
+        return Decimal(str(raw))
+    text = str(raw).strip().replace("€", "").replace("EUR", "").replace("eur", "").replace("\u00a0", "")
+    text = text.replace(" ", "")
+    if not text:
+        raise ValueError("falta el precio")
+    negative = text.startswith("-")
+    text = text.lstrip("+-")
+    if not re.fullmatch(r"[0-9.,]+", text):
+        raise ValueError(f"«{raw}» no es un precio válido")
+    if "," in text and "." in text:
+        decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        text = text.replace(thousands, "").replace(decimal_sep, ".")
+    elif "," in text:
+        head, _, tail = text.rpartition(",")
+        grouped = len(tail) == 3 and bool(head) and not head.startswith("0")  # "0,500" is half a euro
+        text = text.replace(",", "") if grouped else text.replace(",", ".")
+    elif text.count(".") > 1 or re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", text):
+        text = text.replace(".", "")  # 1.299 (Spanish thousands); a price never has three decimals
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(f"«{raw}» no es un precio válido") from exc
+    return -value if negative else value
 
 
 def utcnow() -> datetime:

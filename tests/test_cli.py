@@ -218,7 +218,7 @@ def test_dry_run_reports_and_writes_nothing(cli: dict[str, Command]) -> None:
     command = cli["dry_run"]
     result = command.result()
     assert result.returncode == 0, result.stderr
-    assert "Simulación (no se ha guardado nada): 20 filas válidas; se crearían 20" in result.stdout
+    assert "Simulación (no se ha guardado nada): 20 productos válidos; se crearían 20" in result.stdout
     assert product_count(command.var_dir) == 0
     assert revision(command.var_dir) == 0
     assert not (command.var_dir / "index").exists()
@@ -234,7 +234,8 @@ def test_bad_file_exits_1_lists_every_row_and_writes_nothing(cli: dict[str, Comm
     command = cli["bad"]
     result = command.result()
     assert result.returncode == 1
-    assert "No se ha importado nada: 5 fila(s) con problemas en bad.csv." in result.stderr
+    assert "No se ha importado nada de bad.csv." in result.stderr
+    assert "5 fila(s) con problemas de 7" in result.stderr
     error_lines = [line.strip() for line in result.stderr.splitlines() if re.match(r"\s*- fila \d+", line)]
     assert error_lines == [f"- {text}" for text in BAD_ROWS.values()]
     assert product_count(command.var_dir) == 0  # not even the two good rows
@@ -247,7 +248,7 @@ def test_real_import_writes_products_and_a_matching_index(cli: dict[str, Command
     result = command.result()
     assert result.returncode == 0, result.stderr
     assert "Importados 20 productos de small.csv: 20 nuevos, 0 actualizados, 0 sin cambios." in result.stdout
-    assert "Columnas guardadas como atributos: color." in result.stdout
+    assert "Columnas guardadas como atributos públicos: color." in result.stdout
     assert product_count(command.var_dir) == 20
     active = int(query(command.var_dir, "SELECT count(*) FROM product WHERE active")[0][0])
     assert active == 19
@@ -282,7 +283,8 @@ def test_mercadona_head_imports_with_explicit_maps(cli: dict[str, Command]) -> N
     result = command.result()
     assert result.returncode == 0, result.stderr
     assert "Importados 300 productos de mercadona_300.csv: 300 nuevos, 0 actualizados, 0 sin cambios." in result.stdout
-    assert "Columnas guardadas como atributos: category_l3, package, size, price_unit, scraped_date." in result.stdout
+    assert "Columnas guardadas como atributos públicos: category_l3, package, size, price_unit." in result.stdout
+    assert "privadas (no se muestran a clientes): scraped_date." in result.stdout
     assert product_count(command.var_dir) == 300
     assert query(
         command.var_dir, "SELECT name, price, stock, category, subcategory FROM product WHERE sku = 'MER-00001'"

@@ -179,12 +179,14 @@ def test_explicit_map_wins_over_aliases(tmp_path: Path) -> None:
     by_alias = plan_import(path)
     assert by_alias.mapping["price"] == "precio"
     assert by_alias.products[0].price == Decimal("10.00")
-    assert by_alias.products[0].attributes == {"pvp": "12.50"}
+    # an unmapped column nothing says is public stays with the owner
+    assert by_alias.products[0].attributes == {}
+    assert by_alias.products[0].private == {"pvp": "12.50"}
 
     explicit = plan_import(path, explicit_map={"price": "pvp"})
     assert explicit.mapping["price"] == "pvp"
     assert explicit.products[0].price == Decimal("12.50")
-    assert explicit.products[0].attributes == {"precio": "10.00"}  # the displaced alias column is kept
+    assert explicit.products[0].private == {"precio": "10.00"}  # the displaced alias column is kept, privately
 
 
 def test_explicit_map_matches_headers_loosely(tmp_path: Path) -> None:
@@ -249,8 +251,10 @@ def test_empty_and_header_only_files_are_refused(tmp_path: Path) -> None:
         plan_import(write(tmp_path, "empty.csv", ""))
     with pytest.raises(ImportFileError, match="ningún producto"):
         plan_import(write(tmp_path, "header.csv", "sku,nombre,categoria,precio,existencias\n"))
-    with pytest.raises(ImportFileError, match="Formato no admitido"):
+    with pytest.raises(ImportFileError, match="No se pudo leer el Excel"):
         plan_import(write(tmp_path, "catalogue.xlsx", "x"))
+    with pytest.raises(ImportFileError, match="Formato no admitido"):
+        plan_import(write(tmp_path, "catalogue.ods", "x"))
     with pytest.raises(ImportFileError, match="No existe"):
         plan_import(tmp_path / "nope.csv")
 
@@ -481,7 +485,8 @@ def test_mercadona_file_validates_completely() -> None:
     assert plan.rows == 5093
     assert len(plan.products) == 5093
     assert plan.mapping == {**MERCADONA_MAP, "name": "name"}
-    assert plan.attribute_columns == ["category_l3", "package", "size", "price_unit", "scraped_date"]
+    assert plan.attribute_columns == ["category_l3", "package", "size", "price_unit"]
+    assert plan.private_columns == ["scraped_date"]  # when the data was scraped is nothing for customers
 
     products = by_sku(plan)
     assert len(products) == 5093
@@ -514,7 +519,7 @@ async def test_reimport_changes_only_what_the_file_gives(tmp_path: Path, session
         tmp_path, "prices.csv", "sku,name,category,price,description\nR1,Reloj,Moda,45.00,\nR2,Radio,Hogar,9.99,\n"
     )
     plan = plan_import(prices, default_stock=25)
-    assert plan.provided[0] == frozenset({"sku", "name", "category", "price"})
+    assert plan.provided[0] == frozenset({"sku", "name", "category", "categories", "price"})
     async with write_session(sessions) as session:
         counts = await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
     assert counts == crud.UpsertCounts(created=1, updated=1, unchanged=0)
@@ -524,3 +529,19 @@ async def test_reimport_changes_only_what_the_file_gives(tmp_path: Path, session
     assert known is not None and new is not None
     assert (known.price, known.stock, known.description) == (Decimal("45.00"), 7, "De pulsera")
     assert new.stock == 25
+
+
+async def test_reimport_without_the_sale_price_ends_the_sale(tmp_path: Path, sessions: Sessions) -> None:
+    """A sale is over when the shop's file no longer has a sale price: the regular price is charged again."""
+    header = "sku,nombre,categoria,precio_rebajado,precio_normal,existencias\n"
+    on_sale = write(tmp_path, "sale.csv", header + "L1,Lomo,Ibéricos,19.90,24.50,9\n")
+    over = write(tmp_path, "over.csv", header + "L1,Lomo,Ibéricos,,24.50,9\n")
+    for path, price, regular in ((on_sale, "19.90", "24.50"), (over, "24.50", None)):
+        plan = plan_import(path)
+        async with write_session(sessions) as session:
+            await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
+        async with sessions() as session:
+            product = await crud.get_product_by_sku(session, sku="L1")
+        assert product is not None
+        assert product.price == Decimal(price)
+        assert product.regular_price == (None if regular is None else Decimal(regular))
