@@ -79,6 +79,7 @@ class ProductFact(TypedDict, total=False):
     category: str
     subcategory: str
     price: str  # exact decimal string, "959.00"
+    regular_price: str  # the price before a sale, only while the product is on sale
     stock: int
     description: str
     reason: str  # why it was recommended or suggested

@@ -79,6 +79,7 @@ def signature(text: str) -> tuple[str, str] | None:
             ("i", p.details),
             ("+", COMPLEMENT.search(folded)),
             ("~", SIMILAR.search(folded)),
+            ("%", p.on_sale),  # "¿qué quesos tenéis rebajados?" is not "¿qué quesos tenéis?"
         )
         if on
     )

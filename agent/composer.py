@@ -18,10 +18,17 @@ from tools.policies import PolicyAnswer
 MAX_LISTED = 8
 
 
+def price_of(p: ProductFact) -> str:
+    """The price a customer pays, and while on sale what it cost before: "19,90 € (antes 24,50 €, de oferta)"."""
+    if p.get("regular_price"):
+        return f"{euros(p['price'])} (antes {euros(p['regular_price'])}, de oferta)"
+    return euros(p["price"])
+
+
 def _line(i: int, p: ProductFact, *, reason: bool = False) -> str:
     brand = f" ({p['brand']})" if p.get("brand") and p["brand"].lower() not in p["name"].lower() else ""
     why = f" — {p['reason']}" if reason and p.get("reason") else ""
-    return f"{i}. {p['name']}{brand}: {euros(p['price'])}, {stock_phrase(p['stock'])}{why}"
+    return f"{i}. {p['name']}{brand}: {price_of(p)}, {stock_phrase(p['stock'])}{why}"
 
 
 def product_list(query: str, found: Sequence[ProductFact], *, seed: str, filters: str = "") -> str:
@@ -61,7 +68,7 @@ def details(p: ProductFact, *, seed: str) -> str:
     )
     body = f" {p['description']}" if p.get("description") else ""
     return (
-        f"{text}: {euros(p['price'])}, {stock_phrase(p['stock'])}.{body} "
+        f"{text}: {price_of(p)}, {stock_phrase(p['stock'])}.{body} "
         + pick(["¿Te lo añado al carrito?", "¿Quieres que te recomiende algo que combine con él?"], seed)
     ).strip()
 
@@ -69,11 +76,11 @@ def details(p: ProductFact, *, seed: str) -> str:
 def price_single(p: ProductFact, *, seed: str) -> str:
     return pick(
         [
-            f"{p['name']} cuesta {euros(p['price'])} ({stock_phrase(p['stock'])}).",
-            f"El precio de {p['name']} es {euros(p['price'])}; {stock_phrase(p['stock'])}.",
-            f"{p['name']}: {euros(p['price'])}. Disponibilidad: {stock_phrase(p['stock'])}."
+            f"{p['name']} cuesta {price_of(p)} ({stock_phrase(p['stock'])}).",
+            f"El precio de {p['name']} es {price_of(p)}; {stock_phrase(p['stock'])}.",
+            f"{p['name']}: {price_of(p)}. Disponibilidad: {stock_phrase(p['stock'])}."
             if p["stock"] > 0
-            else f"{p['name']}: {euros(p['price'])}, aunque está {stock_phrase(p['stock'])}.",
+            else f"{p['name']}: {price_of(p)}, aunque está {stock_phrase(p['stock'])}.",
         ],
         seed,
     )
@@ -81,13 +88,13 @@ def price_single(p: ProductFact, *, seed: str) -> str:
 
 def price_variants(found: Sequence[ProductFact], *, seed: str) -> str:
     intro = pick(["Hay varias versiones:", "Lo tenemos en varias versiones:", "Según la versión:"], seed)
-    lines = [f"{i}. {p['name']}: {euros(p['price'])}, {stock_phrase(p['stock'])}" for i, p in enumerate(found, 1)]
+    lines = [f"{i}. {p['name']}: {price_of(p)}, {stock_phrase(p['stock'])}" for i, p in enumerate(found, 1)]
     return "\n".join([intro, *lines, "¿Cuál te interesa? Puedes decirme «el segundo», por ejemplo."])
 
 
 def price_compare(found: Sequence[ProductFact], *, seed: str) -> str:
     ordered = sorted(found, key=lambda p: Decimal(p["price"]))
-    lines = [f"{i}. {p['name']}: {euros(p['price'])}" for i, p in enumerate(ordered, 1)]
+    lines = [f"{i}. {p['name']}: {price_of(p)}" for i, p in enumerate(ordered, 1)]
     cheapest, dearest = ordered[0], ordered[-1]
     diff = Decimal(dearest["price"]) - Decimal(cheapest["price"])
     close = f"La diferencia entre el más barato y el más caro es de {euros(diff)}." if len(ordered) > 1 else ""
@@ -107,7 +114,7 @@ def price_extreme(found: Sequence[ProductFact], *, cheapest: bool, query: str, b
         ],
         seed,
     )
-    others = [f"{p['name']} ({euros(p['price'])})" for p in found[1:3]]
+    others = [f"{p['name']} ({price_of(p)})" for p in found[1:3]]
     tail = f" Le siguen {join(others)}." if others else ""
     return head + tail
 
@@ -116,9 +123,9 @@ def stock_single(p: ProductFact, alternatives: Sequence[ProductFact], *, seed: s
     if p["stock"] > 0:
         return pick(
             [
-                f"Sí, {p['name']} está disponible: {stock_phrase(p['stock'])}. Cuesta {euros(p['price'])}.",
+                f"Sí, {p['name']} está disponible: {stock_phrase(p['stock'])}. Cuesta {price_of(p)}.",
                 f"¡Hay! De {p['name']} {('quedan ' + units(p['stock'])) if p['stock'] > 1 else 'queda 1 unidad'}"
-                f" ({euros(p['price'])}).",
+                f" ({price_of(p)}).",
             ],
             seed,
         )
@@ -134,7 +141,7 @@ def stock_list(query: str, found: Sequence[ProductFact], *, seed: str) -> str:
     if not found:
         return f"No encuentro «{query}» en el catálogo. ¿Me dices el nombre exacto o la marca?"
     intro = pick([f"Esto es lo que hay de «{query}»:", f"Disponibilidad de «{query}»:"], seed)
-    lines = [f"{i}. {p['name']}: {stock_phrase(p['stock'])} ({euros(p['price'])})" for i, p in enumerate(found, 1)]
+    lines = [f"{i}. {p['name']}: {stock_phrase(p['stock'])} ({price_of(p)})" for i, p in enumerate(found, 1)]
     return "\n".join([intro, *lines, "¿Te interesa alguno? Dime cuál."])
 
 
@@ -145,7 +152,7 @@ def stock_variants(found: Sequence[ProductFact], *, seed: str) -> str:
         if available
         else "Lo siento, ahora mismo no queda ninguna versión:"
     )
-    lines = [f"{i}. {p['name']}: {stock_phrase(p['stock'])} ({euros(p['price'])})" for i, p in enumerate(found, 1)]
+    lines = [f"{i}. {p['name']}: {stock_phrase(p['stock'])} ({price_of(p)})" for i, p in enumerate(found, 1)]
     return "\n".join([intro, *lines])
 
 
@@ -302,5 +309,5 @@ def policy(found: PolicyAnswer | None, contact: tuple[str, tuple[str, ...]] | No
 
 def also_in(others: Sequence[ProductFact]) -> str:
     """The same product in its other sizes or packages, each with its price."""
-    lines = [f"- {p['name']}: {euros(p['price'])}, {stock_phrase(p['stock'])}" for p in others[:MAX_LISTED]]
+    lines = [f"- {p['name']}: {price_of(p)}, {stock_phrase(p['stock'])}" for p in others[:MAX_LISTED]]
     return "\n".join(["También lo tenemos así:", *lines])

@@ -196,3 +196,9 @@ def remarks() -> re.Pattern[str]:
     """What customers say about themselves or as padding ("vivo en Valencia", "pa arriba"): never searched."""
     patterns = [str(p) for p in lexicon("fillers").get("remarks", [])]
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else re.compile(r"(?!x)x")
+
+
+@lru_cache(maxsize=1)
+def offer_words() -> re.Pattern[str]:
+    """Words asking what is on sale ("de oferta", "rebajado", "con descuento"): data/lexicon/offers.json."""
+    return _phrases(list(lexicon("offers").get("words", [])))

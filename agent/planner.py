@@ -18,7 +18,7 @@ from typing import Any
 from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
-from agent.lexicon import interjections, is_gift, kind_words, people, purpose_of, remarks, respell
+from agent.lexicon import interjections, is_gift, kind_words, offer_words, people, purpose_of, remarks, respell
 from state import ProductFact
 from vectorstore.text import fold, stem, words
 
@@ -127,6 +127,7 @@ class Plan:
     gift: bool = False  # a present for someone
     at_least: str = ""  # a measure said as a minimum ("de 55 pulgadas pa arriba" -> "55 pulgadas")
     purpose_said: str = ""  # "para hacerlo al horno": left out of the query (unless a product's name says it)
+    on_sale: bool = False  # asks what is on sale, or whether this is ("¿qué tenéis de oferta?", "¿está rebajado?")
 
     def names_only_a_version(self) -> bool:
         """Whether the product words only say which version ("en blanco", "de 256 GB"), not which product."""
@@ -322,6 +323,8 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     # "para hacerlo al horno", "para hacer medialunas", "para jugar en familia": what it is for, not what it is
     result.purpose_said = " ".join(m.group(0) for m in _INFINITIVE_PURPOSE.finditer(rest))
     rest = _INFINITIVE_PURPOSE.sub(" ", rest)
+    result.on_sale = bool(offer_words().search(rest))  # data/lexicon/offers.json: never product words
+    rest = offer_words().sub(" ", rest)
     query = clean_query(rest)
     purpose = purpose_of(folded)
     result.gift = is_gift(folded)

@@ -12,6 +12,7 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.features import differences, pack_vs_loose, per_unit_of, per_unit_text
 from agent.lexicon import variant_words
+from agent.offers import sale_draft, sale_question
 from agent.planner import Plan, clean_query, only_kind_words
 from agent.products import describe_filters
 from agent.references import PLAIN, Phrase, narrow, plainness
@@ -33,7 +34,9 @@ from state import ProductFact
 from tools.shop import ToolError, fact, model_words, unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold
 
-Mode = Literal["single", "variants", "compare", "extreme", "list", "per_unit", "none"]
+Mode = Literal[
+    "single", "variants", "compare", "extreme", "list", "per_unit", "none", "offers", "sale_one", "sale_among"
+]
 
 
 class PricesState(TurnState, TurnOutput, total=False):
@@ -43,6 +46,7 @@ class PricesState(TurnState, TurnOutput, total=False):
     missing: list[str]  # model numbers asked for that the products found do not have
     per_unit: str  # the price-per-kilo (litre, unit) comparison
     best: ProductFact | None
+    label: str  # what a list of offers is of ("quesos de oferta")
 
 
 _COMPARE_WORDS = frozenset(
@@ -71,6 +75,8 @@ def _compare_parts(p: Plan) -> list[str]:
 async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     context = context_of(runtime)
     shop = context.shop
+    if p.on_sale:  # "¿qué tenéis rebajado?", "¿el primero está de oferta?"
+        return {k: v for k, v in (await sale_question(context, state, p)).items() if k in ("mode", "found", "label")}
     if len(p.references) >= 2:
         items = await shop.compare([r["id"] for r in p.references])
         return {"mode": "compare", "found": [fact(i) for i in items]}
@@ -201,6 +207,8 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         items = [context.shop.catalog.index.items.get(int(f["id"])) for f in found[:2]]
         if len(found) == 2 and all(items):  # "¿qué diferencia hay entre los dos?": also what sets them apart
             draft += "\n" + differences(items[0], items[1])  # type: ignore[arg-type]
+    elif mode in ("offers", "sale_one", "sale_among"):
+        draft = sale_draft(mode, found, state.get("label", "productos de oferta"), seed=seed)
     elif mode == "per_unit":
         draft = state.get("per_unit", "")
     elif mode == "extreme":
@@ -216,7 +224,9 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         text,
         shown=found,
         products=[] if keep_list else found,
-        focus=(found[0] if mode in ("single", "extreme") and found else state.get("best") or state.get("focus")),
+        focus=(
+            found[0] if mode in ("single", "extreme", "sale_one") and found else state.get("best") or state.get("focus")
+        ),
         facts=list(found),
         query=f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
         **({"topic": topic} if mode == "list" and (topic := topic_of(p.query or p.category or "", found)) else {}),

@@ -14,6 +14,7 @@ from agent.context import AgentContext, turn_seed
 from agent.features import Feature, about_one, about_several
 from agent.language import euros
 from agent.lexicon import brand_kind
+from agent.offers import no_offers, sale_draft, sale_question
 from agent.planner import Plan, kind_word, only_kind_words, qualifiers
 from agent.references import measures_in
 from agent.respond import respond
@@ -45,6 +46,7 @@ class ProductsState(TurnState, TurnOutput, total=False):
     feature_focus: ProductFact | None
     alternatives: bool
     label: str  # what the list is for, when it is not the query ("bebida isotonica" for "gatorade")
+    offers: bool  # the list answers "¿qué tenéis de oferta?"
 
 
 def reaching(hits: list[SearchHit], said: str) -> list[SearchHit]:
@@ -259,6 +261,13 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     context = context_of(runtime)
     if p.feature:
         return await feature_answer(state, context, p)
+    if p.on_sale:  # "¿qué tenéis de oferta?", "¿está rebajado?"
+        sale = await sale_question(context, state, p)
+        mode, found = sale.pop("mode"), sale["found"]
+        if mode == "offers":
+            return sale
+        draft = sale_draft(mode, found, "", seed=turn_seed(get_config(), p.text))
+        return {"feature_draft": draft, "feature_focus": found[0] if mode == "sale_one" else None, "found": found}
     which = which_of_these(state, context, p)
     if which is not None:
         return which
@@ -377,6 +386,8 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         label = state.get("label") or p.query or p.category or p.text
         label = f"{label} de {p.at_least} o más" if p.at_least else label
         draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
+        if state.get("offers") and not found:
+            draft = no_offers(label)
         if state.get("missing"):
             draft = f"{composer.not_sold(state['missing'], seed=seed, alternatives=True)}\n{draft}"
         facts, shown = list(found), list(found)

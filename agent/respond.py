@@ -42,7 +42,7 @@ def _walk(value: Any, facts: list[ProductFact], money: set[Decimal], counts: set
         if "price" in value and "name" in value:
             facts.append(value)  # type: ignore[arg-type]
         for key, inner in value.items():
-            if key in ("price", "unit_price", "line_total", "total"):
+            if key in ("price", "regular_price", "unit_price", "line_total", "total"):
                 with contextlib.suppress(InvalidOperation, ValueError):
                     money.add(Decimal(str(inner)).quantize(Decimal("0.01")))
             elif key in ("stock", "quantity") and isinstance(inner, int):

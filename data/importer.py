@@ -202,9 +202,14 @@ def plan_import(
         plan.roles = woocommerce_roles(headers)
     else:
         rows = _generic(plan, headers, records, explicit_map or {}, default_stock, list(public_columns))
+    shown = {header_key(c) for c in public_columns}
+    if chosen != "generic":  # --public-column for a platform's column: an attribute under its own name
+        plan.roles |= {h: "atributo público" for h in headers if header_key(h) in shown}
     plan.private_columns = [h for h, role in plan.roles.items() if role == "privado"]
     seen_skus: dict[str, int] = {}
     for source in rows:
+        for column in [c for c in source.private if header_key(c) in shown]:
+            source.attributes[column] = source.private.pop(column)
         plan.rows += 1
         if progress:
             progress(1)

@@ -100,3 +100,11 @@ def test_descriptions_are_text_for_customers_and_the_original_is_kept() -> None:
     drill = next(p for p in plan.products if p.sku == "TAL-18V-SC")
     assert "2 velocidades & 21 posiciones" in drill.description
     assert "<strong>" in drill.private["descripcion_original"]
+
+
+def test_a_platform_column_can_be_made_public() -> None:
+    plan = plan_import(EXPORTS / "shopify_products.csv", public_columns=["Variant Barcode"])
+    assert "Variant Barcode" not in plan.private_columns
+    with_barcode = [p for p in plan.products if "Variant Barcode" in p.attributes]
+    assert with_barcode and all("Variant Barcode" not in p.private for p in plan.products)
+    assert all("Cost per item" in p.private for p in plan.products)  # the rest stays private

@@ -65,6 +65,9 @@ def fact(item: CatalogueItem, *, reason: str = "", description: bool = False) ->
         "price": str(item.price),
         "stock": item.stock,
     }
+    regular = getattr(item, "regular_price", None)
+    if regular is not None and regular > item.price:
+        out["regular_price"] = str(regular)
     if description and item.description:
         out["description"] = item.description
     if reason:

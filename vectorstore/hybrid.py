@@ -110,7 +110,8 @@ class _Snapshot:
     dense: np.ndarray  # rows aligned with `items`
     sku_rows: dict[str, int]
     name_keys: dict[frozenset[str], list[int]]  # a name's content stems -> rows with exactly that name
-    categories: dict[str, str]  # folded category or subcategory -> name as written
+    categories: dict[str, str]  # folded category or subcategory (or any level of a category path) -> as written
+    category_rows: dict[str, np.ndarray]  # folded level of a category path -> rows under it ("cabello" -> champús)
     attribute_keys: frozenset[str]  # folded attribute names of the catalogue ("drop", "potencia"), words spaced
     brands: dict[str, str]  # folded brand -> name as written
     brand_phrases: dict[str, list[tuple[tuple[str, ...], str]]]  # first word -> (words, folded brand)
@@ -190,6 +191,19 @@ class _Vocabulary:
     words: frozenset[str]
     stems: frozenset[str]
     trigrams: BM25Index
+
+
+def levels(item: CatalogueItem) -> list[str]:
+    """Every level of every category path of a product ("Cabello > Champú", "Ofertas" -> Cabello, Champú, Ofertas)."""
+    return [level.strip() for path in getattr(item, "categories", None) or () for level in str(path).split(" > ")]
+
+
+def _category_rows(items: list[CatalogueItem]) -> dict[str, np.ndarray]:
+    rows: dict[str, list[int]] = {}
+    for row, item in enumerate(items):
+        for level in dict.fromkeys(fold(level) for level in levels(item) if level):
+            rows.setdefault(level, []).append(row)
+    return {level: np.asarray(found, dtype=np.int64) for level, found in rows.items()}
 
 
 def _vocabulary(items: list[CatalogueItem]) -> _Vocabulary:
@@ -427,7 +441,8 @@ class CatalogueIndex:
             dense=dense,
             sku_rows={i.sku.upper(): row for row, i in enumerate(items)},
             name_keys=_name_keys(items),
-            categories={fold(name): name for i in items for name in (i.category, i.subcategory) if name},
+            categories={fold(name): name for i in items for name in (i.category, i.subcategory, *levels(i)) if name},
+            category_rows=_category_rows(items),
             attribute_keys=frozenset(fold(str(k)).replace("_", " ") for i in items for k in (i.attributes or {})),
             brands={fold(i.brand): i.brand for i in items if i.brand},
             brand_phrases=brand_phrases,
@@ -459,8 +474,11 @@ class CatalogueIndex:
             return None
         mask = np.ones(len(snap.items), dtype=bool)
         if filters.category:
-            code = snap.names.get(fold(filters.category).strip(), -1)
-            mask &= (snap.category == code) | (snap.subcategory == code)
+            name = fold(filters.category).strip()
+            code = snap.names.get(name, -1)
+            inside = (snap.category == code) | (snap.subcategory == code)
+            inside[snap.category_rows.get(name, np.empty(0, dtype=np.int64))] = True  # the parent finds its children
+            mask &= inside
         if filters.brand:
             mask &= snap.brand == snap.names.get(fold(filters.brand).strip(), -1)
         if filters.price_min is not None:
