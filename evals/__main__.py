@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dataset",
         choices=[
             *("routing", "routing_heldout", "routing_dev", "conversations", "dialogues", "dialogues_dev", "names"),
+            "dialogues_fresh",
             *("retrieval", "cache"),
         ],
     )
