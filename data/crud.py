@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, text, update
+from sqlalchemy import String, cast, delete, func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -80,7 +81,11 @@ async def list_products(
         # Exact names: callers spell them as the catalogue does (SQLite's lower() ignores accents' case).
         if filters.category:
             query = query.where(
-                or_(col(Product.category) == filters.category, col(Product.subcategory) == filters.category)
+                or_(
+                    col(Product.category) == filters.category,
+                    col(Product.subcategory) == filters.category,
+                    *_in_a_category_path(filters.category),
+                )
             )
         if filters.brand:
             query = query.where(col(Product.brand) == filters.brand)
@@ -93,6 +98,17 @@ async def list_products(
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     page = await session.execute(query.order_by(col(Product.name), col(Product.id)).offset(offset).limit(limit))
     return list(page.scalars().all()), int(total)
+
+
+def _in_a_category_path(level: str) -> list[Any]:
+    """Conditions for "a category path of the product has this level" (in "Ibéricos > Jamón y paleta > Loncheados").
+
+    They read the JSON text as both databases store it, written by the same serializer (accents escaped).
+    """
+    text = cast(col(Product.categories), String)
+    said = json.dumps(level)[1:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    patterns = (f'%"{said}"%', f'%"{said} > %', f'% > {said}"%', f"% > {said} > %")
+    return [text.like(p, escape="\\") for p in patterns]
 
 
 async def products_changed_since(session: AsyncSession, *, revision: int) -> list[Product]:

@@ -108,3 +108,28 @@ def test_a_platform_column_can_be_made_public() -> None:
     with_barcode = [p for p in plan.products if "Variant Barcode" in p.attributes]
     assert with_barcode and all("Variant Barcode" not in p.private for p in plan.products)
     assert all("Cost per item" in p.private for p in plan.products)  # the rest stays private
+
+
+async def test_listing_by_any_level_of_a_category_path_finds_the_products_under_it(db_url: str) -> None:
+    """GET /productos?categoria=... reads the database: a middle level of a path finds what is under it."""
+    from data import crud
+    from data.db import create_engine, session_factory, write_session
+    from data.migrate import upgrade
+    from state import SearchFilters
+
+    engine = create_engine(db_url)  # SQLite and the machine's PostgreSQL
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        plan = plan_import(EXPORTS / "woocommerce_es.csv")
+        async with write_session(sessions) as session:
+            await crud.upsert_products(session, products_in=plan.products, provided=plan.provided)
+        async with sessions() as session:
+            middle, _ = await crud.list_products(session, filters=SearchFilters(category="Jamón y paleta"))
+            second, _ = await crud.list_products(session, filters=SearchFilters(category="Productos D.O.P."))
+            none, _ = await crud.list_products(session, filters=SearchFilters(category="Jamón"))
+        assert middle and all(p.sku.startswith("JIB-") for p in middle)
+        assert {p.sku for p in second} >= {"QM-250", "QM-1K"}  # a product's second path
+        assert none == []  # a level is matched whole, not as a piece of a name
+    finally:
+        await engine.dispose()
