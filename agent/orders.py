@@ -39,7 +39,7 @@ REMOVE = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w*\b")
 REMOVE_COUNT = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w* (\d{1,2}|un|una|uno|dos|tres|cuatro|cinco)\b")
 ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
-SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |mi )?(?:carrito|cesta)\b|"
+SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |la |mi )?(?:carrito|cesta|carro)\b|"
                   r"\bcuanto (?:es|seria|sale|me sale|queda|me queda|va|llevo|debo)(?: en| el| ahora)? (?:todo|total)\b|"
                   r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|"
                   r"\bcuanto (?:es|seria|sale|me sale|suma|sumaria)(?: en| el)? total\b|\b(?:el|en) total$")  # fmt: skip
@@ -120,6 +120,8 @@ def buys_something(p: Plan) -> bool:
 def action_of(p: Plan, in_cart: bool = False) -> Action:
     if CLEAR.search(p.folded):
         return "clear"
+    if SHOW.search(p.folded) and not clean_query(SHOW.sub(" ", p.folded)):
+        return "show"  # "¿qué llevo en el carrito?": nothing but the cart, though "llevo" can buy
     if (
         in_cart
         and _SET_UNITS.search(p.folded)

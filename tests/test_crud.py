@@ -164,3 +164,20 @@ async def test_concurrent_writers_serialise_revisions(sessions: async_sessionmak
         assert await crud.get_revision(session) == 12
         products = await crud.all_products(session)
         assert sorted(p.revision for p in products) == list(range(1, 13))
+
+
+async def test_sample_products_of_an_older_install_become_demo(tmp_path: Path) -> None:
+    """0004: a shop set up before the demo flag gets its sample products marked, so an import retires them."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(engine, "0003")
+        sessions = session_factory(engine)
+        async with write_session(sessions) as session:
+            for sku in ("TEL-APL-IP15-128-NEG", "MI-PROPIO-1"):
+                session.add(Product(sku=sku, name=sku, category="X", price=Decimal("1.00")))
+        await upgrade(engine)
+        async with sessions() as session:
+            demo = dict((await session.execute(text("SELECT sku, demo FROM product"))).all())
+        assert demo == {"TEL-APL-IP15-128-NEG": 1, "MI-PROPIO-1": 0}
+    finally:
+        await engine.dispose()

@@ -110,13 +110,17 @@ def test_sale_price_drafts_and_category_tree_reach_customers(demo_shop: Path, tm
     assert done.returncode == 0, done.stderr
     rows: dict[str, Any] = dict(query(var_dir, "SELECT sku, active FROM product WHERE sku IN ('LOM-IBE-500')"))
     assert rows == {"LOM-IBE-500": 1}
-    lomo, offers, cheese, this_one = chat(
+    lomo, offers, cheese, this_one, draft, add_draft = chat(
         var_dir,
         "¿cuánto cuesta el lomo embuchado ibérico de bellota?",
         "¿qué tenéis de oferta?",
         "¿qué quesos tenéis con descuento?",
         "¿y el lomo embuchado está rebajado?",
+        "¿tenéis turrón de Jijona?",  # a draft: not for sale
+        "añade un turrón de jijona calidad suprema al carrito",
     )
+    assert "9,75" not in draft and "9,75" not in add_draft
+    assert "carrito suma" not in add_draft.lower() and "añadid" not in add_draft.lower()
     assert "19,90 €" in lomo and "antes 24,50 €" in lomo
     assert "Lomo embuchado" in offers and "antes 24,50 €" in offers and "Queso" not in offers
     assert "no tengo quesos de oferta" in cheese

@@ -20,6 +20,7 @@ import pytest
 from agent.buying import asks_total, then_checkout, wanted
 from agent.features import feature_of, magnitude
 from agent.lexicon import catalogue_words, respell
+from agent.orders import action_of
 from agent.planner import plan_text
 from agent.references import pick, read
 from data import lexicon, orders
@@ -478,3 +479,24 @@ async def test_which_of_the_whole_kind_not_of_the_one_in_focus(chat: Any, reques
     await chat.turn("¿cuánto cuesta el taladro BLACK+DECKER?", thread_id=thread)
     most = await chat.turn("¿Y cuál de los taladros que tenéis tiene más par?", thread_id=thread)
     assert "Makita DHP482RFJ" in most.reply and "62 Nm" in most.reply, most.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("¿qué llevo en el carrito?", "show"),  # "llevo" buys only when there is something to buy
+        ("¿qué tengo en la cesta?", "show"),
+        ("¿que hay en el carro?", "show"),
+        ("me llevo el queso manchego", "add"),
+        ("añade leche al carrito", "add"),
+        ("vacía el carrito", "clear"),
+    ],
+)
+def test_a_question_about_the_cart_shows_it(text: str, action: str) -> None:
+    assert action_of(plan_text(text)) == action
+
+
+def test_offer_words_are_a_question_not_product_words() -> None:
+    offers = plan_text("¿qué quesos tenéis con descuento?")
+    assert offers.on_sale and offers.query == "quesos"
+    assert plan_text("¿está de oferta?").on_sale and not plan_text("¿está disponible?").on_sale
