@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agent.cache import CACHEABLE, cache_lookup_graph, cache_store_graph, signature
+from agent.cache import cache_lookup_graph, cache_store_graph, signature, worth_storing
 from agent.context import AgentContext, last_user_text
 from agent.orchestrator import orchestrator_graph
 from agent.orders import accepts, open_offer
@@ -47,8 +47,7 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         words = plan_text(text).query
         query = catalog.query(words)
         return bool(words) and (
-            float(snapshot.name_index.coverage(query.stems).max()) >= 0.5
-            or float(snapshot.trigram_index.coverage(query.trigrams).max()) >= 0.6
+            snapshot.best_name_coverage(query) >= 0.5 or snapshot.best_trigram_coverage(query) >= 0.6
         )
 
     def message_vector() -> Any:
@@ -83,9 +82,7 @@ def after_cache(state: AgentState) -> Literal["__end__", "router"]:
 
 def after_answer(state: AgentState) -> Literal["cache_store", "__end__"]:
     """Only a fresh answer to a cacheable single-route question is worth storing (it saves a step otherwise)."""
-    routes = state.get("routes") or []
-    cacheable = state.get("cache") == "miss" and len(routes) == 1 and routes[0] in CACHEABLE and state.get("query")
-    return "cache_store" if cacheable else "__end__"
+    return "cache_store" if worth_storing(state) else "__end__"
 
 
 def pick_route(state: AgentState) -> Route:

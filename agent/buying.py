@@ -64,8 +64,11 @@ CHECKOUT = re.compile(
     r"\b(?:hacer|haz|hazme|haga|realizar|realiza|confirmar|confirma|tramitar|tramita|tramitame|tramite|finalizar|"
     r"finaliza|cerrar|cierra|terminar|termina|procesar|procesa|gestiona|formaliza|formalizar|lanza|manda)"
     r"(?:lo|la)? (?:el |mi |la |ya el |ya la )?(?:pedido|compra|orden)\b|\bquiero (?:pedir|comprar)lo\b|"
-    r"\b(?:pasar|ir) (?:por|a) (?:caja|pagar)\b|\bcheckout\b|\bconfirmo (?:el |mi )?pedido\b"
-)
+    r"\b(?:pasar|ir) (?:por|a) (?:caja|pagar)\b|\bcheckout\b|\bconfirm(?:a|o) (?:el |mi )?pedido\b"
+)  # the one definition: orders and the router read it too
+# Once a turn is about the cart, shorter words also check out ("pagar", "cómpralo ya"); outside it "¿cómo puedo
+# pagar?" is a policy question, so these never route a message to orders.
+CHECKOUT_IN_CART = re.compile(CHECKOUT.pattern + r"|\bpagar\b|\bquiero pedir(?:lo)?$|\b/pedido\b|\bcompra(?:r)? ya\b")
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Wanted:
 
 
 def count_of(word: str) -> int | None:
+    """How many units a word asks for ("dos", "3", "un par"), or None when it names no count."""
     if word.isdigit():
         return int(word)
     if word in ("un par", "par"):

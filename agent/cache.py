@@ -30,6 +30,20 @@ from vectorstore.cache import CacheKey
 from vectorstore.text import fold, stem
 
 CACHEABLE: set[str] = {"products", "prices", "inventory", "recommendations"}
+
+
+def worth_storing(state: Mapping[str, Any]) -> bool:
+    """A fresh answer to one cacheable route, about products (small talk and multi-intent turns are not)."""
+    routes = state.get("routes") or []
+    return (
+        state.get("cache") == "miss"
+        and len(routes) == 1
+        and routes[0] in CACHEABLE
+        and bool(state.get("reply"))
+        and bool(state.get("query"))
+    )
+
+
 TTL_SECONDS: dict[str, float] = {"inventory": 60.0, "prices": 600.0, "products": 3600.0, "recommendations": 3600.0}
 
 
@@ -120,6 +134,7 @@ def _versions(snapshot: Any, facts: list[ProductFact]) -> dict[str, str]:
 
 
 async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """The cache node: serve a stored answer whose products are unchanged, or mark a miss for `store`."""
     context = context_of(runtime)
     text = last_user_text(state.get("messages", []))
     found = signature(text)
@@ -149,11 +164,10 @@ async def lookup(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str,
 
 
 async def store(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """After a fresh answer of one cacheable route: keep it with the versions of the products it quotes."""
+    if not worth_storing(state):
+        return {}
     routes: list[Route] = list(state.get("routes") or [])
-    if state.get("cache") != "miss" or len(routes) != 1 or routes[0] not in CACHEABLE or not state.get("reply"):
-        return {}
-    if not state.get("query"):
-        return {}
     context = context_of(runtime)
     question, sig = state["cache_key"]
     text = last_user_text(state.get("messages", []))
@@ -178,6 +192,7 @@ async def store(state: CacheState, runtime: Runtime[AgentContext]) -> dict[str, 
 
 
 def build_lookup() -> Any:
+    """The lookup node as the main graph uses it (its own input and output state)."""
     graph = StateGraph(CacheState, context_schema=AgentContext)
     graph.add_node("lookup", lookup)
     graph.add_edge(START, "lookup")
@@ -186,6 +201,7 @@ def build_lookup() -> Any:
 
 
 def build_store() -> Any:
+    """The store node as the main graph uses it (its own input and output state)."""
     graph = StateGraph(CacheState, context_schema=AgentContext)
     graph.add_node("store", store)
     graph.add_edge(START, "store")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent.language import euros, join, pick, stock_phrase, units
+from agent.planner import Plan
 from state import CartFact, ProductFact
 from tools.policies import PolicyAnswer
 
@@ -31,7 +32,24 @@ def _line(i: int, p: ProductFact, *, reason: bool = False) -> str:
     return f"{i}. {p['name']}{brand}: {price_of(p)}, {stock_phrase(p['stock'])}{why}"
 
 
+def describe_filters(p: Plan, category: str | None = None) -> str:
+    """The budget and category of a search in words (" por menos de 40,00 €")."""
+    parts = []
+    if category:
+        parts.append(f"en {category}")
+    if p.min_price is not None and p.max_price is not None:
+        parts.append(f"entre {euros(p.min_price)} y {euros(p.max_price)}")
+    elif p.max_price is not None:
+        parts.append(f"por menos de {euros(p.max_price)}")
+    elif p.min_price is not None:
+        parts.append(f"desde {euros(p.min_price)}")
+    if p.in_stock:
+        parts.append("con stock")
+    return (" " + " ".join(parts)) if parts else ""
+
+
 def product_list(query: str, found: Sequence[ProductFact], *, seed: str, filters: str = "") -> str:
+    """A list of products found for a query, numbered so the customer can say "el segundo"."""
     if not found:
         return pick(
             [
@@ -63,6 +81,7 @@ def product_list(query: str, found: Sequence[ProductFact], *, seed: str, filters
 
 
 def details(p: ProductFact, *, seed: str) -> str:
+    """One product's sheet: price, stock and description, and a next step."""
     text = f"{p['name']}" + (
         f" de {p['brand']}" if p.get("brand") and p["brand"].lower() not in p["name"].lower() else ""
     )
@@ -74,6 +93,7 @@ def details(p: ProductFact, *, seed: str) -> str:
 
 
 def price_single(p: ProductFact, *, seed: str) -> str:
+    """The price and availability of one product."""
     return pick(
         [
             f"{p['name']} cuesta {price_of(p)} ({stock_phrase(p['stock'])}).",
@@ -87,12 +107,14 @@ def price_single(p: ProductFact, *, seed: str) -> str:
 
 
 def price_variants(found: Sequence[ProductFact], *, seed: str) -> str:
+    """The prices of a product's versions, cheapest first, each with what tells it apart."""
     intro = pick(["Hay varias versiones:", "Lo tenemos en varias versiones:", "Según la versión:"], seed)
     lines = [f"{i}. {p['name']}: {price_of(p)}, {stock_phrase(p['stock'])}" for i, p in enumerate(found, 1)]
     return "\n".join([intro, *lines, "¿Cuál te interesa? Puedes decirme «el segundo», por ejemplo."])
 
 
 def price_compare(found: Sequence[ProductFact], *, seed: str) -> str:
+    """Two or more products side by side by price, and which is cheaper and by how much."""
     ordered = sorted(found, key=lambda p: Decimal(p["price"]))
     lines = [f"{i}. {p['name']}: {price_of(p)}" for i, p in enumerate(ordered, 1)]
     cheapest, dearest = ordered[0], ordered[-1]
@@ -103,6 +125,7 @@ def price_compare(found: Sequence[ProductFact], *, seed: str) -> str:
 
 
 def price_extreme(found: Sequence[ProductFact], *, cheapest: bool, query: str, budget: str, seed: str) -> str:
+    """The cheapest (or dearest) of a kind, with the next ones for comparison."""
     if not found:
         return f"No encuentro nada de «{query}»{budget} que esté disponible. ¿Subimos un poco el presupuesto?"
     best = found[0]
@@ -120,6 +143,7 @@ def price_extreme(found: Sequence[ProductFact], *, cheapest: bool, query: str, b
 
 
 def stock_single(p: ProductFact, alternatives: Sequence[ProductFact], *, seed: str) -> str:
+    """Whether one product is in stock and how many units are left."""
     if p["stock"] > 0:
         return pick(
             [
@@ -146,6 +170,7 @@ def stock_list(query: str, found: Sequence[ProductFact], *, seed: str) -> str:
 
 
 def stock_variants(found: Sequence[ProductFact], *, seed: str) -> str:
+    """The stock of each version of a product."""
     available = [p for p in found if p["stock"] > 0]
     intro = (
         pick(["Según la versión:", "Así está cada versión:"], seed)
@@ -157,6 +182,7 @@ def stock_variants(found: Sequence[ProductFact], *, seed: str) -> str:
 
 
 def recommendations(anchor: ProductFact | None, recs: Sequence[ProductFact], *, kind: str, seed: str) -> str:
+    """Recommended products, each with why it fits."""
     if not recs:
         return "Ahora mismo no tengo una buena recomendación para eso. ¿Me das algún detalle más (uso, presupuesto)?"
     if anchor is None:
@@ -170,6 +196,7 @@ def recommendations(anchor: ProductFact | None, recs: Sequence[ProductFact], *, 
 
 
 def low_stock(found: Sequence[ProductFact], restock: dict[int, tuple[int, int]]) -> str:
+    """The admin's low-stock report."""
     if not found:
         return "No hay productos con poco stock ahora mismo."
     lines = []
@@ -181,6 +208,7 @@ def low_stock(found: Sequence[ProductFact], restock: dict[int, tuple[int, int]])
 
 
 def cart(lines: Sequence[CartFact], total: Decimal | str) -> str:
+    """The cart's lines and its total at today's prices."""
     if not lines:
         return "Tu carrito está vacío. ¿Te ayudo a encontrar algo?"
     rows = [f"- {c['quantity']} × {c['name']}: {euros(c['line_total'])}" for c in lines]
@@ -188,6 +216,7 @@ def cart(lines: Sequence[CartFact], total: Decimal | str) -> str:
 
 
 def added(p: ProductFact, quantity: int, total: Decimal | str, *, seed: str) -> str:
+    """What was just added to the cart, and the new total."""
     return pick(
         [
             f"Hecho: {units(quantity) if quantity > 1 else '1 unidad'} de {p['name']} ({euros(p['price'])} cada una) en el "
@@ -200,14 +229,17 @@ def added(p: ProductFact, quantity: int, total: Decimal | str, *, seed: str) -> 
 
 
 def removed(p: ProductFact, total: Decimal | str) -> str:
+    """What was taken out of the cart, and what is left."""
     return f"He quitado {p['name']} del carrito. Ahora suma {euros(total)}."
 
 
 def confirm_question(lines: Sequence[CartFact], total: Decimal | str) -> str:
+    """The checkout question: the cart, its total and an explicit yes/no."""
     return cart(lines, total) + "\n¿Confirmo el pedido? Responde «sí» para confirmarlo o «no» para seguir comprando."
 
 
 def order_placed(order_id: int, total: Decimal | str, n_units: int) -> str:
+    """The confirmation of a placed order, with its number and total."""
     return (f"¡Pedido confirmado! Número de pedido {order_id}: {units(n_units)}, total {euros(total)}. "
             "Gracias por tu compra.")  # fmt: skip
 

@@ -14,11 +14,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
+from agent.llm import build_llm
 from agent.router import Router
 from settings import Settings, get_settings
 from tools.catalog import CatalogService
+from tools.langchain_tools import build_langchain_tools
 from tools.shop import Shop
-from vectorstore.cache import TieredCache, build_cache
+from vectorstore.cache import TieredCache
+from vectorstore.cache_setup import build_cache
 
 
 @dataclass
@@ -41,20 +44,19 @@ class AgentContext:
             cache=build_cache(settings, catalog.embedder),
             llm=llm,
             llm_timeout=settings.llm_timeout,
-            tools=shop.langchain_tools(),
+            tools=build_langchain_tools(shop),
         )
 
 
 @lru_cache(maxsize=1)
 def default_context() -> AgentContext:
     """A context from the environment's settings (for LangGraph Studio and one-off scripts)."""
-    from agent.llm import build_llm
-
     settings = get_settings()
     return AgentContext.build(CatalogService(settings), settings, build_llm(settings))
 
 
 def last_user_text(messages: list[AnyMessage]) -> str:
+    """The text of the customer's latest message (empty when there is none)."""
     for message in reversed(messages):
         if isinstance(message, HumanMessage) or getattr(message, "type", "") == "human":
             content = message.content

@@ -15,11 +15,10 @@ from langgraph.runtime import Runtime
 
 from agent import composer
 from agent.context import AgentContext, turn_seed
-from agent.language import amounts_in, pick
-from agent.lexicon import asks_policy
+from agent.language import amounts_in, folded_words, pick
+from agent.lexicon import asks_policy, greeting
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
-from vectorstore.text import fold
 
 Kind = Literal[
     "policy", "greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "no_context", "out_of_scope"
@@ -35,7 +34,7 @@ PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     ("ack", re.compile(r"^(?:si|no|vale|ok|okey|bien|entendido|claro|perfecto|genial|estupendo|de acuerdo|nada|"
                        r"nada mas|eso es todo|ya esta)$")),
     ("goodbye", re.compile(r"\badios\b|\bhasta (?:luego|pronto|manana|otra)\b|\bchao\b|\bnos vemos\b|\bbuenas noches\b")),
-    ("greeting", re.compile(r"^(?:hola|ola|buenas|buenos dias|buenas tardes|hey|hi|saludos|(?:que|q) tal|holi|buen dia)\b")),
+    ("greeting", greeting()),
     ("no_context", re.compile(r"^(?:y )?(?:el|la|los|las) (?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|ultim[oa])\b|"
                               r"^(?:y )?(?:ese|esa|este|esta)$|^(?:y )?en (?:negro|blanco|rojo|azul)$")),
 ]  # fmt: skip
@@ -49,7 +48,8 @@ class ConversationState(TurnState, TurnOutput, total=False):
 
 
 def classify(text: str) -> Kind:
-    folded = " ".join(re.sub(r"[¿?¡!.,]", " ", fold(text)).split())
+    """Which kind of turn this is: a policy question, a greeting, thanks, a farewell, help, or out of scope."""
+    folded = folded_words(text)
     if asks_policy(folded):  # "hola, ¿hacéis envíos a Canarias?" is a question, not a greeting
         return "policy"
     for kind, pattern in PATTERNS:
@@ -59,6 +59,7 @@ def classify(text: str) -> Kind:
 
 
 async def understand(state: ConversationState) -> dict[str, Any]:
+    """Read the social turn (and any policy question in it)."""
     return {"kind": classify(turn_text(state))}
 
 
@@ -79,6 +80,7 @@ def _history(state: ConversationState) -> str:
 
 
 async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Answer the social turn or the policy question, in the shop's voice."""
     config = get_config()
     context = context_of(runtime)
     text = turn_text(state)
@@ -125,6 +127,7 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
 
 
 def build() -> Any:
+    """The conversation subgraph: understand, then reply."""
     graph = StateGraph(ConversationState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
     graph.add_node("understand", understand)
     graph.add_node("reply", reply)

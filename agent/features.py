@@ -15,10 +15,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Literal
 
-from agent.language import euros
+from agent.language import euros, folded_words
 from agent.lexicon import lexicon
 from state import CatalogueItem
-from tools.shop import display_name
+from tools.facts import display_name
 from vectorstore.text import fold, stem, words
 
 Direction = Literal["more", "less"]
@@ -189,7 +189,7 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     `catalogue_keys` are the catalogue's own attribute names ("drop", "potencia"): asking for one by its name
     is a feature question even when the vocabulary file does not list it.
     """
-    folded = " ".join(re.sub(r"[¿?¡!.,;:]", " ", folded).split())
+    folded = folded_words(folded)
     if _SEARCHING.search(folded) or not _ASKING.search(folded) or _OTHER_QUESTION.search(folded):
         return None
     vocabulary = _vocabulary(catalogue_keys)
@@ -278,6 +278,7 @@ def description_lines(item: CatalogueItem, feature: Feature) -> list[str]:
 
 
 def label(key: str) -> str:
+    """An attribute key as words for the customer ("peso_kg" -> "peso kg")."""
     return key.replace("_", " ")
 
 

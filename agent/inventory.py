@@ -14,7 +14,9 @@ from agent.planner import Plan
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact, unmatched_model_numbers, versions_of_top
+from tools.facts import fact
+from tools.shop import ToolError
+from tools.versions import unmatched_model_numbers, versions_of_top
 
 ADMIN_QUESTION = re.compile(
     r"\b(?:poco|bajo|escaso) stock\b|\bstock bajo\b|\breponer\b|\breposicion\b|\binventario\b|\bque (?:productos|articulos) "
@@ -37,6 +39,7 @@ class InventoryState(TurnState, TurnOutput, total=False):
 
 
 async def find(state: InventoryState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
+    """The inventory node's look-up: stock of the product(s) asked about, or the low-stock report."""
     config = get_config()
     context = context_of(runtime)
     shop = context.shop
@@ -97,6 +100,7 @@ look_up = planned(find)
 
 
 async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Answer with the stock figures the look-up found."""
     config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
@@ -136,6 +140,7 @@ async def reply(state: InventoryState, runtime: Runtime[AgentContext]) -> dict[s
 
 
 def build() -> Any:
+    """The inventory subgraph: look up, then reply."""
     return two_step_graph(InventoryState, "inventory", look_up, reply)
 
 

@@ -9,6 +9,17 @@ from decimal import Decimal
 
 from vectorstore.text import fold
 
+PUNCTUATION = "¿?¡!.,;:"  # what a rule never reads: questions, exclamations, sentence marks
+
+
+def folded_words(text: str, marks: str = PUNCTUATION) -> str:
+    """The text as rules read it: folded (lower case, no accents), these marks as spaces, single spaces.
+
+    The one cleaner of customers' words; a reader that needs commas or dots (clauses, prices) passes fewer marks.
+    """
+    return " ".join(re.sub(f"[{re.escape(marks)}]", " ", fold(text)).split())
+
+
 NUMBER_WORDS = {
     "un": 1, "una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
     "nueve": 9, "diez": 10, "once": 11, "doce": 12, "quince": 15, "veinte": 20, "treinta": 30, "cincuenta": 50,
@@ -37,6 +48,7 @@ def euros(amount: Decimal | str) -> str:
 
 
 def units(n: int) -> str:
+    """The count of units said the Spanish way: "1 unidad", "3 unidades"."""
     return "1 unidad" if n == 1 else f"{n} unidades"
 
 

@@ -202,3 +202,10 @@ def remarks() -> re.Pattern[str]:
 def offer_words() -> re.Pattern[str]:
     """Words asking what is on sale ("de oferta", "rebajado", "con descuento"): data/lexicon/offers.json."""
     return _phrases(list(lexicon("offers").get("words", [])))
+
+
+@lru_cache(maxsize=1)
+def greeting() -> re.Pattern[str]:
+    """A hello at the start of a message ("hola", "buenas tardes", "qué tal"): data/lexicon/fillers.json."""
+    words = sorted({str(w) for w in lexicon("fillers").get("greetings", []) if w}, key=len, reverse=True)
+    return re.compile(r"^(?:" + "|".join(re.escape(w) for w in words) + r")\b") if words else re.compile(r"(?!x)x")

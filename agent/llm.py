@@ -21,6 +21,7 @@ class LLMConfigError(ValueError):
 
 
 def resolve_provider(settings: Settings) -> str:
+    """Which LLM to use: the one configured, or with "auto" Gemini, then OpenAI, by the key set; else offline."""
     provider = settings.llm_provider
     if provider == "auto":
         if settings.google_api_key:

@@ -15,12 +15,14 @@ from agent.language import euros
 from agent.planner import Plan
 from agent.turn import TurnState, search_query, turn_text
 from state import CatalogueItem, ProductFact
-from tools.shop import ToolError, fact
+from tools.facts import fact
+from tools.shop import ToolError
 
 MAX_OFFERS = 5
 
 
 def on_sale(item: CatalogueItem) -> bool:
+    """Whether the shop charges less than the product's regular price right now."""
     regular = getattr(item, "regular_price", None)
     return regular is not None and regular > item.price
 
@@ -49,6 +51,7 @@ async def sale_question(context: AgentContext, state: TurnState, p: Plan) -> dic
 
 
 def sale_draft(mode: str, found: list[ProductFact], label: str, *, seed: str) -> str:
+    """The reply to a sale question, from the facts `sale_question` found."""
     if mode == "sale_one" and found:
         return about_this_one(found[0])
     if mode == "sale_among":
@@ -84,6 +87,7 @@ def about_this_one(product: ProductFact) -> str:
 
 
 def no_offers(label: str) -> str:
+    """Nothing on sale (of that kind): said plainly, with a way forward."""
     return (
         f"Ahora mismo no tengo {label}. Si me dices qué buscas, te digo el mejor precio que tenemos."
         if label != "productos de oferta"

@@ -21,6 +21,7 @@ from typing_extensions import TypedDict
 from agent.context import AgentContext
 from agent.features import feature_of, leftover_words
 from agent.router import INTENT_ROUTE, clause_intents
+from agent.subgraphs import SUBGRAPHS
 from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
 from state import ProductFact
 from vectorstore.text import fold
@@ -74,19 +75,20 @@ def chains(clauses: list[tuple[str, str]]) -> list[list[tuple[int, str, str]]]:
 
 
 async def split(state: OrchestratorState) -> dict[str, Any]:
+    """The orchestrator's first node: cut a multi-intent message into one clause per route."""
     clauses = clause_intents(" ".join(fold(turn_text(state)).split()))
     return {"clauses": [(clause, intent) for clause, intent in clauses] or [(turn_text(state), "products")]}
 
 
 def fan_out(state: OrchestratorState) -> list[Send]:
+    """One worker per clause, run in parallel (LangGraph Send)."""
     base = {k: state[k] for k in ("messages", "products", "focus", "routes", "cart", "topic", "seen") if k in state}
     return [Send("worker", {**base, "chain": chain}) for chain in chains(state["clauses"])]
 
 
 async def worker(state: WorkerInput, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Answer one clause with its route's subgraph."""
     config = get_config()
-    from agent.subgraphs import SUBGRAPHS  # the registry imports this module too
-
     current: dict[str, Any] = {k: v for k, v in state.items() if k != "chain"}
     parts: list[Part] = []
     for position, (index, clause, intent) in enumerate(state["chain"]):
@@ -114,6 +116,7 @@ async def worker(state: WorkerInput, runtime: Runtime[AgentContext]) -> dict[str
 
 
 async def merge(state: OrchestratorState) -> dict[str, Any]:
+    """Join the clauses' answers into one reply, in the order the customer asked."""
     parts = sorted(state.get("parts", []), key=lambda p: p["index"])
     lists = [p["products"] for p in parts]
     for i, part in enumerate(parts):
@@ -143,6 +146,7 @@ async def merge(state: OrchestratorState) -> dict[str, Any]:
 
 
 def build() -> Any:
+    """The orchestrator subgraph: split, answer each clause, merge."""
     graph = StateGraph(OrchestratorState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
     graph.add_node("split", split)
     graph.add_node("worker", worker)

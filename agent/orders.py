@@ -19,22 +19,19 @@ from langgraph.types import interrupt
 
 from agent import buying, composer, references
 from agent.context import AgentContext, turn_seed
-from agent.language import number_from_words
+from agent.language import folded_words, number_from_words
 from agent.lexicon import loose_said, purpose_of, sold_loose, variant_words
 from agent.planner import Plan, clean_query, colour_of, named_in_play, ordinal_refs
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
 from data.orders import OutOfStockError
 from state import CartFact, ProductFact
-from tools.shop import ToolError, cart_facts, fact, thread_id_of
+from tools.facts import cart_facts, fact
+from tools.shop import ToolError, thread_id_of
 from vectorstore.text import fold, normalise_units, stem
 
 Action = Literal["add", "accept", "set", "remove", "show", "checkout", "clear"]
 
-CHECKOUT = re.compile(
-    r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar) (?:el |mi |la )?(?:pedido|compra)\b|"
-    r"\bconfirm(?:a|o) (?:el |mi )?pedido\b|\bpagar\b|\bcheckout\b|\bquiero pedir(?:lo)?$|\b/pedido\b|\bcompra(?:r)? ya\b"
-)
 REMOVE = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w*\b")
 REMOVE_COUNT = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w* (\d{1,2}|un|una|uno|dos|tres|cuatro|cinco)\b")
 ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
@@ -50,9 +47,10 @@ NO = re.compile(r"^(?:no|nop|cancela|cancelar|espera|todavia no|aun no|mejor no|
 
 def answer_kind(text: str) -> Literal["yes", "no", "other"]:
     """Whether the answer is a clear yes, a no, or something else (a new question)."""
-    folded = " ".join(re.sub(r"[¿?¡!.,]", " ", fold(text)).split())
+    folded = folded_words(text)
     if YES.search(folded) and not re.search(r"\bno\b", folded):
-        return "yes"
+        # "sí, pero quita la funda", "vale, pero antes dime...": a yes with a change or a question is not a go-ahead
+        return "other" if re.search(r"\b(?:pero|antes|espera|aunque|primero)\b", folded) else "yes"
     if NO.search(folded):
         return "no"
     return "other"
@@ -118,6 +116,7 @@ def buys_something(p: Plan) -> bool:
 
 
 def action_of(p: Plan, in_cart: bool = False) -> Action:
+    """What an orders turn wants done: add, remove, set, show, clear or checkout."""
     if CLEAR.search(p.folded):
         return "clear"
     if SHOW.search(p.folded) and not clean_query(SHOW.sub(" ", p.folded)):
@@ -130,7 +129,7 @@ def action_of(p: Plan, in_cart: bool = False) -> Action:
         return "set"
     if buys_something(p) and not REMOVE.search(p.folded):
         return "add"  # "me llevo la Switch y dos mandos, ¿cuánto sale todo?"
-    if (CHECKOUT.search(p.folded) or buying.then_checkout(p.folded)) and not buys_something(p):
+    if (buying.CHECKOUT_IN_CART.search(p.folded) or buying.then_checkout(p.folded)) and not buys_something(p):
         return "checkout"
     if REMOVE.search(p.folded):
         return "remove"
@@ -144,6 +143,7 @@ def action_of(p: Plan, in_cart: bool = False) -> Action:
 
 
 async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Read the orders turn: an accepted offer, or the action it asks for."""
     p = await read_turn(state, context_of(runtime))
     offer = open_offer(state)
     if offer and accepts(p.text, offer):
@@ -153,6 +153,7 @@ async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict
 
 
 async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Do the cart action against the database (transactional; stock is checked at checkout)."""
     config = get_config()
     context = context_of(runtime)
     shop = context.shop
@@ -429,6 +430,7 @@ def _in_cart(cart: Any, product_id: int) -> int:
 
 
 async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Checkout: ask for an explicit yes (a LangGraph interrupt) and place the order only then."""
     config = get_config()
     """Ask, stop, and go on only with the customer's answer (LangGraph interrupt)."""
     lines, total = state.get("lines", []), state.get("total", "0.00")
@@ -446,6 +448,7 @@ async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[st
 
 
 def after_act(state: OrdersState) -> Literal["confirm", "reply"]:
+    """Go on to the confirmation when the turn checks out (or added and asked to check out); else reply."""
     checkout = state.get("action") == "checkout" or (state.get("checkout_after") and state.get("added"))
     if checkout and not state.get("error") and not state.get("clause"):
         return "confirm"
@@ -453,6 +456,7 @@ def after_act(state: OrdersState) -> Literal["confirm", "reply"]:
 
 
 async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Tell the customer what was done to the cart or the order."""
     config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
@@ -501,6 +505,7 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
 
 
 def build() -> Any:
+    """The orders subgraph: understand, act, then confirm or reply (with its own checkpointer for the interrupt)."""
     graph = StateGraph(OrdersState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
     graph.add_node("understand", understand)
     graph.add_node("act", act)

@@ -19,6 +19,7 @@ from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
 from agent.lexicon import interjections, is_gift, kind_words, offer_words, people, purpose_of, remarks, respell
+from data.types import parse_money
 from state import ProductFact
 from vectorstore.text import fold, stem, words
 
@@ -62,15 +63,17 @@ _STOP = {
     "mejor",
 }  # fmt: skip
 
+# An amount: "1.500" (Spanish thousands) and "1.500,50" whole, else "12", "12,50", "12.5".
+_AMOUNT = r"(\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?!\d)"
 _BUDGET_PATTERNS = [
-    (re.compile(r"entre (\d+(?:[.,]\d{1,2})?) y (\d+(?:[.,]\d{1,2})?)"), "range"),
+    (re.compile(r"entre " + _AMOUNT + " y " + _AMOUNT), "range"),
     (re.compile(r"(?:menos de|por debajo de|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|que no pase de|"
                 r"sin pasar(?:me|nos)? de|sin superar|no pasar de|que no supere|que no cueste mas de)"
-                r" (\d+(?:[.,]\d{1,2})?)"), "max"),
-    (re.compile(r"(?:mas de|por encima de|minimo|desde|superior a|a partir de) (\d+(?:[.,]\d{1,2})?)"), "min"),
+                r" " + _AMOUNT), "max"),
+    (re.compile(r"(?:mas de|por encima de|minimo|desde|superior a|a partir de) " + _AMOUNT), "min"),
     # "de unos 30 €", "sobre 50 euros", "alrededor de 100": about that much, so a little over is fine
-    (re.compile(r"(?:unos|unas|sobre|alrededor de|aproximadamente|aprox\.?|mas o menos|cerca de) (\d+(?:[.,]\d{1,2})?)"
-                r"(?=\s*(?:€|euros?|eur|pavos|lucas))"), "about"),
+    (re.compile(r"(?:unos|unas|sobre|alrededor de|aproximadamente|aprox\.?|mas o menos|cerca de) " + _AMOUNT
+                + r"(?=\s*(?:€|euros?|eur|pavos|lucas))"), "about"),
 ]  # fmt: skip
 _CURRENCY = r"\s*(?:€|euros?|eur|pavos|lucas)?"
 
@@ -152,7 +155,8 @@ class Plan:
 
 
 def _money(raw: str) -> Decimal:
-    return Decimal(raw.replace(",", "."))
+    """An amount as customers write it: "1.500" is fifteen hundred euros, "12,50" twelve and a half."""
+    return parse_money(raw)
 
 
 def budget(folded: str) -> tuple[Decimal | None, Decimal | None, str]:

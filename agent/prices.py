@@ -14,7 +14,6 @@ from agent.features import differences, pack_vs_loose, per_unit_of, per_unit_tex
 from agent.lexicon import variant_words
 from agent.offers import sale_draft, sale_question
 from agent.planner import Plan, clean_query, only_kind_words
-from agent.products import describe_filters
 from agent.references import PLAIN, Phrase, narrow, plainness
 from agent.respond import respond
 from agent.turn import (
@@ -31,7 +30,9 @@ from agent.turn import (
     two_step_graph,
 )
 from state import ProductFact
-from tools.shop import ToolError, fact, model_words, unmatched_model_numbers, versions_of_top
+from tools.facts import fact
+from tools.shop import ToolError
+from tools.versions import model_words, unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold
 
 Mode = Literal[
@@ -73,6 +74,7 @@ def _compare_parts(p: Plan) -> list[str]:
 
 
 async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
+    """The prices look-up: one product, its versions, a comparison, the cheapest of a kind, per-unit prices or sales."""
     context = context_of(runtime)
     shop = context.shop
     if p.on_sale:  # "¿qué tenéis rebajado?", "¿el primero está de oferta?"
@@ -190,6 +192,7 @@ look_up = planned(find)
 
 
 async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Answer with the prices the look-up found, exact to the cent."""
     config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
@@ -213,9 +216,13 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = state.get("per_unit", "")
     elif mode == "extreme":
         label = (p.kind or p.query or "lo que buscas").lower()
-        draft = composer.price_extreme(found, cheapest=p.cheapest, query=label, budget=describe_filters(p), seed=seed)
+        draft = composer.price_extreme(
+            found, cheapest=p.cheapest, query=label, budget=composer.describe_filters(p), seed=seed
+        )
     else:
-        draft = composer.product_list(p.query or p.text, found, seed=seed, filters=describe_filters(p, p.category))
+        draft = composer.product_list(
+            p.query or p.text, found, seed=seed, filters=composer.describe_filters(p, p.category)
+        )
     if state.get("missing") and mode in ("single", "variants"):
         draft = f"{composer.not_exactly(p.query, seed=seed)}\n{draft}"
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=list(found))
@@ -228,12 +235,13 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
             found[0] if mode in ("single", "extreme", "sale_one") and found else state.get("best") or state.get("focus")
         ),
         facts=list(found),
-        query=f"precio {mode} {p.query or p.category or ''}{describe_filters(p)}".strip(),
+        query=f"precio {mode} {p.query or p.category or ''}{composer.describe_filters(p)}".strip(),
         **({"topic": topic} if mode == "list" and (topic := topic_of(p.query or p.category or "", found)) else {}),
     )
 
 
 def build() -> Any:
+    """The prices subgraph: look up, then reply."""
     return two_step_graph(PricesState, "prices", look_up, reply)
 
 

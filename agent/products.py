@@ -30,7 +30,9 @@ from agent.turn import (
     two_step_graph,
 )
 from state import ProductFact, SearchHit
-from tools.shop import ToolError, display_name, fact, unmatched_model_numbers, versions_of_top
+from tools.facts import display_name, fact
+from tools.shop import ToolError
+from tools.versions import unmatched_model_numbers, versions_of_top
 from vectorstore.text import fold, normalise_units, stem, words
 
 
@@ -164,21 +166,6 @@ def relevant(hits: list[Any]) -> list[Any]:
     return [h for h in hits if h.name_match >= 0.34 or "sku" in h.matched_by]
 
 
-def describe_filters(p: Plan, category: str | None = None) -> str:
-    parts = []
-    if category:
-        parts.append(f"en {category}")
-    if p.min_price is not None and p.max_price is not None:
-        parts.append(f"entre {euros(p.min_price)} y {euros(p.max_price)}")
-    elif p.max_price is not None:
-        parts.append(f"por menos de {euros(p.max_price)}")
-    elif p.min_price is not None:
-        parts.append(f"desde {euros(p.min_price)}")
-    if p.in_stock:
-        parts.append("con stock")
-    return (" " + " ".join(parts)) if parts else ""
-
-
 _WHOLE_KIND = re.compile(
     r"\bde (?:los|las|todos los|todas las) (\w+) que (?:teneis|tienen|tenes|tienes|hay|vendeis|venden)\b"
 )
@@ -258,6 +245,7 @@ def which_of_these(state: ProductsState, context: AgentContext, p: Plan) -> dict
 
 
 async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
+    """The products look-up: a feature question, a product, a list of a kind, or what is not sold."""
     context = context_of(runtime)
     if p.feature:
         return await feature_answer(state, context, p)
@@ -353,6 +341,7 @@ look_up = planned(find)
 
 
 async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Answer with the products the look-up found."""
     config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
@@ -385,7 +374,7 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         found = state.get("found", [])
         label = state.get("label") or p.query or p.category or p.text
         label = f"{label} de {p.at_least} o más" if p.at_least else label
-        draft = composer.product_list(label, found, seed=seed, filters=describe_filters(p, p.category))
+        draft = composer.product_list(label, found, seed=seed, filters=composer.describe_filters(p, p.category))
         if state.get("offers") and not found:
             draft = no_offers(label)
         if state.get("missing"):
@@ -399,12 +388,13 @@ async def reply(state: ProductsState, runtime: Runtime[AgentContext]) -> dict[st
         # a new list takes the focus off the product talked about before (unless it leads with one named in full)
         focus=detail or (shown[0] if len(shown) == 1 else state.get("lead") or (None if shown else state.get("focus"))),
         facts=facts,
-        query=f"buscar {state.get('label') or p.query or p.category or ''}{describe_filters(p)}".strip(),
+        query=f"buscar {state.get('label') or p.query or p.category or ''}{composer.describe_filters(p)}".strip(),
         **({"topic": topic} if (topic := topic_of(state.get("label") or p.query or p.category or "", shown)) else {}),
     )
 
 
 def build() -> Any:
+    """The products subgraph: look up, then reply."""
     return two_step_graph(ProductsState, "products", look_up, reply)
 
 

@@ -18,7 +18,8 @@ from agent.planner import Plan, kind_word, names_new_product
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, planned, search_query, turn_text, two_step_graph
 from state import ProductFact
-from tools.shop import ToolError, fact
+from tools.facts import fact
+from tools.shop import ToolError
 from vectorstore.text import fold, stem
 
 COMPLEMENT = re.compile(
@@ -48,6 +49,7 @@ class RecommendationsState(TurnState, TurnOutput, total=False):
 
 
 async def find(state: RecommendationsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
+    """The recommendations look-up: similar products, complements, or picks for a purpose and budget."""
     context = context_of(runtime)
     shop = context.shop
     wants_complement = bool(COMPLEMENT.search(p.folded))
@@ -132,6 +134,7 @@ look_up = planned(find)
 
 
 async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Answer with the recommendations and why each fits."""
     config = get_config()
     context = context_of(runtime)
     p = Plan.load(state["plan"])
@@ -152,6 +155,7 @@ async def reply(state: RecommendationsState, runtime: Runtime[AgentContext]) -> 
 
 
 def build() -> Any:
+    """The recommendations subgraph: look up, then reply."""
     return two_step_graph(RecommendationsState, "recommendations", look_up, reply)
 
 

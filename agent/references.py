@@ -3,7 +3,7 @@
 Also "el de 16 GB", "el barato", "el normal", "los blancos", "la de medio litro".
 
 Candidates are the products in play (the last list) or those seen earlier in the conversation; their displayed
-names carry what tells them apart (capacity, colour, size, package: see `tools.shop.display_name`). Every content
+names carry what tells them apart (capacity, colour, size, package: see `tools.facts.display_name`). Every content
 word of the phrase must fit a candidate (colours in any gender, measures in any unit: "medio litro" is "500 ml"),
 and the adjectives cheap, dear, plain, big and small choose among those that fit.
 """

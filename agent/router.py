@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from agent import buying
 from agent.features import asks_pack_vs_loose, feature_of, per_unit_of
-from agent.lexicon import policy_cues, respell
+from agent.language import folded_words
+from agent.lexicon import greeting, policy_cues, respell
 from state import ROUTES, Route
 from vectorstore.embeddings import Embedder
 from vectorstore.text import fold
@@ -103,10 +104,6 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\b(?:sirve|vale|es compatible) (?:para|con)\b"
     ),
 }
-GREETING = re.compile(
-    r"^(?:hola|ola|holaa+|buenas|buenos dias|buenas tardes|buenas noches|hey|hi|saludos|(?:que|q) tal|ey|holi|alo|"
-    r"buen dia)\b"
-)
 SMALL_TALK = re.compile(
     r"\bgracias\b|\bgrasias\b|\bgrax\b|\bmuchas gracias\b|\badios\b|\bhasta (?:luego|pronto|manana)\b|\bchao\b|\bnos vemos\b|\bayuda\b|"
     r"\b(?:que|q) (?:puedes|sabes|podes) hacer\b|\bquien eres\b|\bcomo te llamas\b|\bcomo funcionas?\b|\beres (?:un )?(?:bot|robot|humano|persona)\b|"
@@ -321,7 +318,7 @@ class Router:
         sku_hit: bool = False,
         attribute_keys: frozenset[str] = frozenset(),
     ) -> Decision | None:
-        folded = respell(" ".join(re.sub(r"[¿?¡!]", " ", fold(text)).split()))
+        folded = respell(folded_words(text, "¿?¡!"))  # commas and dots split clauses
         if not folded:
             return Decision("conversation", "rules", 1.0)
         first = folded.split()[0]
@@ -346,9 +343,9 @@ class Router:
             return Decision(INTENT_ROUTE.get(distinct[0], distinct[0]), "rules", 0.9)  # type: ignore[arg-type]
         if sku_hit:
             return Decision("products", "rules", 0.95)
-        rest = GREETING.sub(" ", folded).strip(" ,.")
+        rest = greeting().sub(" ", folded).strip(" ,.")
         # "hola" is small talk; "buenas, necesito unos tenis para trotar" is a request that starts politely
-        if (GREETING.search(folded) and len(rest.split()) < 3) or SMALL_TALK.search(folded):
+        if (greeting().search(folded) and len(rest.split()) < 3) or SMALL_TALK.search(folded):
             return Decision("conversation", "rules", 0.9)
         if FOLLOW_UP.search(INTERJECTION.sub("", folded)):  # "vaya, ¿y en blanco?" is "¿y en blanco?"
             if not previous:  # "el segundo" with nothing shown yet: the conversation explains

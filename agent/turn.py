@@ -16,8 +16,8 @@ from agent.context import AgentContext, default_context, last_user_text
 from agent.lexicon import catalogue_words, variant_words
 from agent.planner import Plan, clean_query, colour_of, plan, plan_text, qualifiers, stop_word
 from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
-from tools.shop import fact
-from vectorstore.hybrid import name_key
+from tools.facts import fact
+from vectorstore.index_snapshot import name_key
 from vectorstore.query import Query
 from vectorstore.text import fold, phrase_words, stem, stems
 
@@ -92,6 +92,7 @@ def two_step_graph(state: type[Any], name: str, look_up: Any, reply: Any) -> Any
 
 
 def context_of(runtime: Runtime[AgentContext] | None) -> AgentContext:
+    """The agent context of a node run, or the default one when the graph runs without it."""
     context = getattr(runtime, "context", None)
     return context if isinstance(context, AgentContext) else default_context()
 

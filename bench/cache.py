@@ -17,8 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.serve import serving
-from evals.cache import fresh_var, load_pairs, redis_stack
+from evals.common import load_jsonl
+from evals.environment import fresh_var, redis_stack, serving
 from settings import ROOT
 
 BENCH_REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6394"))
@@ -28,7 +28,7 @@ def run(n: int = 200) -> tuple[str, dict[str, list[float]]]:
     """(backend measured, timings by kind: miss, exact hit, semantic hit)."""
     catalogue = json.loads((ROOT / "data" / "catalogue" / "sample_products.json").read_text(encoding="utf-8"))
     questions = [f"¿cuánto cuesta el {p['name']}?" for p in catalogue][:n]
-    pairs = [(p["first"], p["second"]) for p in load_pairs("paraphrase")]
+    pairs = [(p["first"], p["second"]) for p in load_jsonl("cache_paraphrase")]
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp, redis_stack(BENCH_REDIS_PORT) as url:
         var = fresh_var(Path(tmp))
         backend = "redis" if url else "memory"

@@ -17,8 +17,7 @@ import uuid
 from pathlib import Path
 
 from bench.cache import BENCH_REDIS_PORT
-from bench.serve import serving
-from evals.cache import fresh_var, redis_stack
+from evals.environment import fresh_var, redis_stack, serving
 from settings import ROOT
 
 ROUTING = ROOT / "evals" / "datasets" / "routing.jsonl"

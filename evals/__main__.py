@@ -11,18 +11,18 @@ from pathlib import Path
 from settings import ROOT
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch the eval named on the command line; exit 1 when a target is missed."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: retrieval, cache, run and compare."""
     parser = argparse.ArgumentParser(prog="python -m evals", description="Evaluaciones de Agente Vendedor")
     sub = parser.add_subparsers(dest="command", required=True)
-    retrieval = sub.add_parser("retrieval", help="calidad de la búsqueda sobre datos reales")
-    retrieval.add_argument("dataset", choices=["esci"])
-    retrieval.add_argument("--embedder", default="use", choices=["use", "e5"], help="modelo de vectores local")
-    retrieval.add_argument("--tune", action="store_true", help="busca pesos de fusión con train+val (no test)")
-    retrieval.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
-    cache = sub.add_parser("cache", help="caché semántica: near-miss, paráfrasis y precios cambiados")
-    cache.add_argument("--backend", default="redis", choices=["redis", "memory"], help="redis: Redis Stack propio")
-    cache.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
+    retrieval_cmd = sub.add_parser("retrieval", help="calidad de la búsqueda sobre datos reales")
+    retrieval_cmd.add_argument("dataset", choices=["esci"])
+    retrieval_cmd.add_argument("--embedder", default="use", choices=["use", "e5"], help="modelo de vectores local")
+    retrieval_cmd.add_argument("--tune", action="store_true", help="busca pesos de fusión con train+val (no test)")
+    retrieval_cmd.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
+    cache_cmd = sub.add_parser("cache", help="caché semántica: near-miss, paráfrasis y precios cambiados")
+    cache_cmd.add_argument("--backend", default="redis", choices=["redis", "memory"], help="redis: Redis Stack propio")
+    cache_cmd.add_argument("--out", type=Path, default=ROOT / "evals" / "results", help="carpeta de resultados")
     run_cmd = sub.add_parser("run", help="experimento al estilo LangSmith: routing, conversations, retrieval, cache")
     run_cmd.add_argument(
         "dataset",
@@ -41,8 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare_cmd = sub.add_parser("compare", help="compara dos experimentos y marca las regresiones")
     compare_cmd.add_argument("a", help="experimento de referencia (nombre o ruta al JSON)")
     compare_cmd.add_argument("b", help="experimento nuevo (nombre o ruta al JSON)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch the eval named on the command line; exit 1 when a target is missed."""
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # Each command imports only its own modules: `compare` must not pay for loading the agent (no cycles here).
     if args.command == "run" and args.dataset == "names":
         from evals import names
 
@@ -66,9 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evals import cache as cache_eval
 
         return cache_eval.run(args.backend, args.out)
-    from evals.retrieval import run
+    from evals import retrieval
 
-    return run(args.embedder, args.out, args.tune)
+    return retrieval.run(args.embedder, args.out, args.tune)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,17 +30,18 @@ from typing import Any
 
 import httpx
 
-from evals.run import eur
-from settings import ROOT, Settings
-
-DATASETS = ROOT / "evals" / "datasets"
-REDIS_PORT = int(os.environ.get("EVAL_REDIS_PORT", "6393"))
+from agent.turn import turn_vector
+from chat import ChatService
+from data.migrate import upgrade
+from evals.common import eur, load_jsonl
+from evals.environment import fresh_var, redis_stack, serving
+from settings import Settings
+from tools.catalog import CatalogService
 
 
 def load_pairs(name: str) -> list[dict[str, Any]]:
     """The pairs of `evals/datasets/cache_<name>.jsonl`."""
-    path = DATASETS / f"cache_{name}.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return load_jsonl(f"cache_{name}")
 
 
 @dataclass
@@ -64,35 +61,8 @@ class PairReport:
         return self.hits / self.pairs if self.pairs else 0.0
 
 
-@contextlib.contextmanager
-def redis_stack(port: int = REDIS_PORT) -> Iterator[str | None]:
-    """The project's Redis Stack on its own port for this run (None where it cannot run here)."""
-    script = ["bash", str(ROOT / "scripts" / "redis-stack.sh")]
-    env = {**os.environ, "REDIS_PORT": str(port)}
-    started = subprocess.run([*script, "start"], cwd=ROOT, env=env, capture_output=True, text=True)
-    if started.returncode != 0:
-        print(f"Redis Stack no disponible ({started.returncode}): se mide la caché en memoria.", file=sys.stderr)
-        yield None
-        return
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        subprocess.run([*script, "stop"], cwd=ROOT, env=env, capture_output=True)
-
-
-def fresh_var(tmp: Path) -> Path:
-    """A var dir with the sample catalogue seeded and indexed (what `make run` prepares)."""
-    var = tmp / "var"
-    env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
-           "EMBEDDINGS_PROVIDER": "use", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
-    return var
-
-
 async def judge_pairs(chat: Any, name: str, pairs: list[dict[str, Any]]) -> PairReport:
     """Each pair on an empty cache: was `second` served with the answer cached for `first`."""
-    from agent.turn import turn_vector
-
     report = PairReport(name)
     threshold = chat.context.cache.memory.threshold
     for pair in pairs:
@@ -125,10 +95,6 @@ async def judge_pairs(chat: Any, name: str, pairs: list[dict[str, Any]]) -> Pair
 
 async def pair_reports(backend: str, redis_url: str | None) -> tuple[PairReport, PairReport, dict[str, Any]]:
     """Near-miss and paraphrase reports from the agent in-process, plus the cache's counters."""
-    from chat import ChatService
-    from data.migrate import upgrade
-    from tools.catalog import CatalogService
-
     with tempfile.TemporaryDirectory(prefix="eval-cache-") as tmp:
         var = fresh_var(Path(tmp))
         settings = Settings.isolated(
@@ -153,8 +119,6 @@ async def pair_reports(backend: str, redis_url: str | None) -> tuple[PairReport,
 
 def staleness(backend: str, redis_url: str | None, limit: int = 50) -> dict[str, Any]:
     """Price questions over HTTP; PATCH the price between the cached answer and the next identical question."""
-    from bench.serve import serving
-
     questions = []
     for pair in load_pairs("paraphrase"):
         skus = pair.get("skus") or []
@@ -222,15 +186,21 @@ def table(near: PairReport, para: PairReport, stale: dict[str, Any], backend: st
     )
 
 
-def run(backend: str, out_dir: Path | None) -> int:
-    """Print (and save) the three measurements; exit code 1 when a target is missed."""
-    started = time.perf_counter()
+def measure(backend: str) -> tuple[str, PairReport, PairReport, dict[str, Any], dict[str, Any]]:
+    """(backend measured, near-miss, paraphrase, cache counters, staleness): Redis Stack falls back to memory."""
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(redis_stack()) if backend == "redis" else None
         if backend == "redis" and url is None:
             backend = "memory"
         near, para, counters = asyncio.run(pair_reports(backend, url))
         stale = staleness(backend, url)
+    return backend, near, para, counters, stale
+
+
+def run(backend: str, out_dir: Path | None) -> int:
+    """Print (and save) the three measurements; exit code 1 when a target is missed."""
+    started = time.perf_counter()
+    backend, near, para, counters, stale = measure(backend)
     text = table(near, para, stale, backend)
     print(text)
     ok = near.hits == 0 and para.rate >= 0.8 and stale["stale"] == 0 and stale["questions"] > 0

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evals.run import RESULTS, direction
+from evals.common import RESULTS, direction
 
 
 def load(ref: str, results: Path = RESULTS) -> dict[str, Any]:

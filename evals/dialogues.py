@@ -18,25 +18,30 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from evals.run import (
+from sqlalchemy import func, select
+
+from data import orders
+from data.models import Product
+from evals.common import (
     RESULTS,
     EvalConfigError,
-    InProcessTarget,
     check_target,
     eur,
     fold_text,
     load_jsonl,
     percentile,
-    report,
-    run_experiment,
     target_label,
-    thread_for,
 )
-from settings import ROOT
+from evals.experiment import run_experiment
+from evals.report import report
+from evals.targets import InProcessTarget, thread_for
+from settings import ROOT, Settings
+from vectorstore.embeddings import build_embedder
 
 WORLDS = ("sample", "mercadona")
 MERCADONA_CSV = ROOT.parent / "shared" / "datasets" / "mercadona" / "mercadona_products_all.csv"
@@ -75,9 +80,6 @@ def world_var(world: str, tmp: Path) -> Path:
 @contextlib.asynccontextmanager
 async def open_worlds(provider: str, worlds: Sequence[str]) -> AsyncIterator[dict[str, InProcessTarget]]:
     """One in-process target per world, sharing the embedder."""
-    from settings import Settings
-    from vectorstore.embeddings import build_embedder
-
     embedder = build_embedder(Settings.isolated(embeddings_provider="use"))
     with tempfile.TemporaryDirectory(prefix="eval-dialogues-") as tmp:
         targets: dict[str, InProcessTarget] = {}
@@ -92,10 +94,6 @@ async def open_worlds(provider: str, worlds: Sequence[str]) -> AsyncIterator[dic
 
 async def products_by_sku(session: Any, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Price, stock, name and what tells each product apart from others that share its name."""
-    from sqlalchemy import func, select
-
-    from data.models import Product
-
     if not skus:
         return {}
     async with session.catalog.sessions() as db:
@@ -120,8 +118,6 @@ async def products_by_sku(session: Any, skus: Sequence[str]) -> dict[str, dict[s
 
 async def cart_of(session: Any, thread_id: str) -> tuple[dict[str, int], str]:
     """The conversation's cart as {sku: quantity} and its total."""
-    from data import orders
-
     async with session.catalog.sessions() as db:
         cart = await orders.get_cart(db, thread_id=thread_id)
     return {i.sku: i.quantity for i in cart.items}, f"{cart.total:.2f}"
@@ -382,8 +378,6 @@ async def evaluate(
 def run(name: str, target: str = "offline", experiment: str | None = None, concurrency: int = 2,
         limit: int | None = None, out_dir: Path = RESULTS) -> int:  # fmt: skip
     """The CLI: play the set, print and save the results; exit code 1 on a configuration error."""
-    from datetime import datetime
-
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
     try:

@@ -14,22 +14,15 @@ import csv
 import hashlib
 import time
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from evals.common import RESULTS, EvalConfigError, check_target, eur, fold_text, percentile, target_label
 from evals.dialogues import MERCADONA_CSV, open_worlds
-from evals.run import (
-    RESULTS,
-    EvalConfigError,
-    InProcessTarget,
-    check_target,
-    eur,
-    fold_text,
-    percentile,
-    report,
-    target_label,
-)
+from evals.report import report
+from evals.targets import InProcessTarget
 
 SHARED_LIMIT = 300
 UNIQUE_LIMIT = 200
@@ -117,8 +110,6 @@ def run(
     target: str = "offline", experiment: str | None = None, limit: int | None = None, out_dir: Path = RESULTS
 ) -> int:
     """The CLI entry: print and save the results; exit code 1 on a configuration error."""
-    from datetime import datetime
-
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
     try:

@@ -2,7 +2,9 @@
 
 The 600 judged products are imported into a throw-away database and indexed exactly as a shop's catalogue
 would be; each of the 291 real amazon.es queries is searched and the rank of its Exact-judged product gives
-R@1/5/10 and MRR, overall and per split. Weights are tuned on train and val only (`--tune`); test is held out.
+R@1/5/10 and MRR, overall and per split. Weights are tuned on train and val only (`--tune`); test is held out,
+so the quality target (R@5 ≥ 0.90 and MRR ≥ 0.80) is judged on the test split alone. The figures over all 291
+queries, which include the train and val queries the weights were tuned on, are printed as information only.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from data import crud
+from data.db import write_session
+from data.importer import plan_import
+from data.migrate import upgrade
 from settings import ROOT, Settings
+from tools.catalog import CatalogService
 
 ESCI_DIR = ROOT.parent / "shared" / "datasets" / "esci_es"
 SPLITS = ("train", "val", "test")
 MODES = ("hybrid", "keyword", "semantic")
+TARGET_R5, TARGET_MRR = 0.90, 0.80
 
 
 @dataclass
@@ -56,14 +64,8 @@ def metrics(ranks: list[int | None]) -> Metrics:
     )
 
 
-async def build_service(workdir: Path, provider: str):
+async def build_service(workdir: Path, provider: str) -> CatalogService:
     """Import the ESCI products into a fresh SQLite catalogue (through the real importer) and index it."""
-    from data import crud
-    from data.db import write_session
-    from data.importer import plan_import
-    from data.migrate import upgrade
-    from tools.catalog import CatalogService
-
     products, _ = load_esci()
     source = workdir / "esci_products.jsonl"
     with source.open("w", encoding="utf-8") as fh:
@@ -140,6 +142,11 @@ async def tune(provider: str = "use") -> list[tuple[float, ...]]:
     return sorted(rows, reverse=True)
 
 
+def meets_target(m: Metrics) -> bool:
+    """The known-item quality target, for the held-out test split."""
+    return m.r5 >= TARGET_R5 and m.mrr >= TARGET_MRR
+
+
 def run(provider: str, out_dir: Path | None, do_tune: bool) -> int:
     """Print (and save) the evaluation; exit code 1 when the quality target is missed."""
     started = time.perf_counter()
@@ -151,11 +158,16 @@ def run(provider: str, out_dir: Path | None, do_tune: bool) -> int:
     results = asyncio.run(evaluate(provider))
     print(f"ESCI-es known-item, {provider}: 291 consultas reales de amazon.es, 600 productos\n")
     print(table(results))
-    overall = results["hybrid"]["all"]
-    target = overall.r5 >= 0.90 and overall.mrr >= 0.80
+    held_out, pooled = results["hybrid"]["test"], results["hybrid"]["all"]
+    target = meets_target(held_out)
     print(
-        f"\nHíbrido, las 291: R@5 {overall.r5:.3f}, MRR {overall.mrr:.3f} — objetivo R@5 ≥ 0,90 y MRR ≥ 0,80: "
-        f"{'cumplido' if target else 'NO cumplido'} ({time.perf_counter() - started:.0f} s)"
+        f"\nHíbrido, partición test reservada ({held_out.n} consultas): R@5 {held_out.r5:.3f}, MRR {held_out.mrr:.3f}"
+        f" — objetivo R@5 ≥ 0,90 y MRR ≥ 0,80: {'cumplido' if target else 'NO cumplido'} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    print(
+        f"Solo como información, las {pooled.n} juntas (train y val incluidas, con las que se ajustaron los pesos): "
+        f"R@5 {pooled.r5:.3f}, MRR {pooled.mrr:.3f}"
     )
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

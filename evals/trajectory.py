@@ -26,6 +26,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agentevals.trajectory.match import create_trajectory_match_evaluator
+
 EXPLICIT = {
     "search": "search_products",
     "extreme": "search_products",
@@ -135,8 +137,6 @@ def as_messages(user: str, tools: list[str], reply: str = "") -> list[dict[str, 
 
 @functools.lru_cache(maxsize=4)
 def _evaluator(mode: str) -> Any:
-    from agentevals.trajectory.match import create_trajectory_match_evaluator
-
     return create_trajectory_match_evaluator(trajectory_match_mode=mode, tool_args_match_mode="ignore")
 
 

@@ -785,12 +785,28 @@ async def test_more_units_than_in_stock_are_refused(shared_chat: Any, request: p
     assert [(i.sku, i.quantity) for i in (await cart_of(shared_chat, thread)).items] == [("COC-PHI-AF3000-41", 2)]
 
 
+# How a refusal may state the cart (data.orders.OutOfStockError): "ya tienes N en el carrito", "en tu carrito hay N".
+CART_CLAIM = re.compile(r"ya tienes (\d+) en (?:el|tu) carrito|en (?:el|tu) carrito (?:hay|tienes) (\d+)")
+
+
 async def test_refusal_does_not_misstate_the_cart(shared_chat: Any, request: pytest.FixtureRequest) -> None:
     thread = tid(request)
+    available = (await product(shared_chat, "COC-PHI-AF3000-41")).stock
+    assert available == 2
+    # Empty cart: the refusal says how many were asked for and how many are left, and claims nothing about a cart
+    # that holds nothing (the old wording "en el carrito hay 5" counted the request as if it were in the cart).
     refused = await ask(shared_chat, "añade 5 unidades de la freidora philips al carrito", thread)
+    assert (await cart_of(shared_chat, thread)).items == ()
+    assert f"solo quedan {available} y has pedido 5" in refused.reply, refused.reply
+    assert CART_CLAIM.search(refused.reply) is None, refused.reply
+    # With units already in the cart, the refusal states exactly the units the cart holds.
+    await ask(shared_chat, f"añade {available} unidades de la freidora philips al carrito", thread)
     held = sum(i.quantity for i in (await cart_of(shared_chat, thread)).items)
-    claimed = re.search(r"en el carrito hay (\d+)", refused.reply)
-    assert claimed is None or int(claimed.group(1)) == held, refused.reply
+    assert held == available
+    again = await ask(shared_chat, "añade la freidora philips al carrito", thread)
+    claims = [int(a or b) for a, b in CART_CLAIM.findall(again.reply)]
+    assert claims == [held], again.reply
+    assert sum(i.quantity for i in (await cart_of(shared_chat, thread)).items) == held
 
 
 async def test_checkout_with_an_empty_cart(shared_chat: Any, request: pytest.FixtureRequest) -> None:

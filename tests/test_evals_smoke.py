@@ -1,7 +1,7 @@
 """Smoke run of `python -m evals run`: a deterministic slice of routing and conversations, in-process and offline.
 
-Thresholds are the full offline run's figures minus a margin (see the constants); the whole test stays well
-under a minute. It also checks that the LangSmith plumbing never opens a connection to the outside world.
+Thresholds are this slice's measured figures minus a margin of a few points (see the constants); the whole test
+stays well under a minute. It also checks that the LangSmith plumbing never opens a connection to the outside world.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from typing import Any
 
 import pytest
 
-from evals.run import load_jsonl
+from evals.common import load_jsonl
 
 ROUTING_ITEMS = 60
 DIALOGUES = 8
-# Full offline run (371 utterances / 74 dialogues) minus a margin; raise them when the agent improves.
-# Measured at d1a0bcf (offline): full runs routing 0.919, facts 0.720, routes in dialogues 0.920; this slice
-# 0.95, 0.767 and 0.906. The thresholds leave a margin of a few points for legitimate changes.
-MIN_ROUTING_ACCURACY = 0.88
-MIN_FACT_CORRECTNESS = 0.68
-MIN_ROUTE_ACCURACY_CONVERSATIONS = 0.85
+# This slice, measured offline on 2026-12-01, minus a margin of 3-5 points for legitimate changes; raise them
+# when the agent improves (never lower them to make a regression pass).
+MIN_ROUTING_ACCURACY = 0.95  # measured 0.983 (59 of 60) on 2026-12-01
+MIN_FACT_CORRECTNESS = 0.88  # measured 0.918 on 2026-12-01
+MIN_ROUTE_ACCURACY_CONVERSATIONS = 0.90  # measured 0.938 on 2026-12-01
 
 
 def routing_slice(n: int = ROUTING_ITEMS) -> list[dict[str, Any]]:
@@ -69,7 +68,8 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_routing_and_conversations_smoke(
     sample_var: Path, embedder: Any, tmp_path: Path, no_internet: None
 ) -> None:
-    from evals.run import evaluate_dataset, save
+    from evals.report import save
+    from evals.run import evaluate_dataset
 
     routing, routing_details, routing_md = await evaluate_dataset(
         "routing", "offline", experiment="smoke-routing", items=routing_slice(), var_template=sample_var,
@@ -98,10 +98,9 @@ async def test_routing_and_conversations_smoke(
 
 DIALOGUE_STEP = 6  # every 6th held-out dialogue by id: 12 of 72, both catalogues
 NAMES_SHARED, NAMES_UNIQUE = 40, 20
-# Measured offline at the commit that set them: dialogue slice 0.627 of 51 turns, names 0.983 exact prices and
-# 1.0 variants told apart. The margins allow a few turns or names to move with legitimate changes.
-MIN_DIALOGUE_TURNS = 0.55
-MIN_NAMES_EXACT = 0.95
+# Measured offline on 2026-12-01, minus a margin of 3-5 points (a turn or two, a name or two).
+MIN_DIALOGUE_TURNS = 0.60  # measured 0.647 (33 of 51 turns) on 2026-12-01
+MIN_NAMES_EXACT = 0.96  # measured 1.0 exact prices and 1.0 variants told apart (60 names) on 2026-12-01
 
 
 @pytest.fixture(scope="module")

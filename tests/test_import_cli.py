@@ -26,7 +26,7 @@ def active_skus(var_dir: Path) -> set[str]:
 
 def chat(var_dir: Path, *messages: str) -> list[str]:
     """The assistant's replies to one customer, in process, on a copy of the shop."""
-    from evals.run import InProcessTarget
+    from evals.targets import InProcessTarget
 
     async def talk() -> list[str]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -38,7 +38,7 @@ def chat(var_dir: Path, *messages: str) -> list[str]:
 
 
 def search(var_dir: Path, words: str, category: str) -> list[str]:
-    from evals.run import InProcessTarget
+    from evals.targets import InProcessTarget
 
     async def find() -> list[str]:
         with tempfile.TemporaryDirectory() as tmp:

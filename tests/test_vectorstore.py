@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from vectorstore.embeddings import Embedder
-from vectorstore.hybrid import CatalogueIndex, dense_text
+from vectorstore.hybrid import CatalogueIndex
+from vectorstore.index_snapshot import dense_text
 from vectorstore.query import Query
 from vectorstore.store import ProductVectorStore
 

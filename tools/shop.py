@@ -7,29 +7,26 @@ a model cannot act on somebody else's cart.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, Field
 
 from data import orders
 from data.db import write_session
-from data.lexicon import load as load_lexicon
 from data.types import utcnow
-from state import CartFact, CatalogueItem, ProductFact, SearchFilters, SearchHit
+from state import CatalogueItem, SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
 from tools.complements import COMPLEMENTS
+from tools.facts import display_name
 from tools.policies import PolicyAnswer, PolicyBook
-from vectorstore.hybrid import namesakes_of
+from tools.versions import model_words, name_tokens
+from vectorstore.index_snapshot import namesakes_of
 from vectorstore.query import Query
 from vectorstore.text import fold, normalise_query, normalise_units, stem, words
 
@@ -42,52 +39,6 @@ RESTOCK_COVER_DAYS = 14
 
 class ToolError(ValueError):
     """A tool could not do what was asked; the message is for the customer (Spanish)."""
-
-
-def display_name(item: CatalogueItem) -> str:
-    """The name, followed by what tells it apart from its namesakes: "Aceite de oliva 0,4º Hacendado — Garrafa, 5 L".
-
-    The search index sets `variant` on products that share their name with others (see `label_namesakes`).
-    """
-    variant = str(getattr(item, "variant", "") or "")
-    return f"{item.name} — {variant}" if variant else item.name
-
-
-def fact(item: CatalogueItem, *, reason: str = "", description: bool = False) -> ProductFact:
-    """The public facts of a product, with its price as an exact string."""
-    out: ProductFact = {
-        "id": item.id,
-        "sku": item.sku,
-        "name": display_name(item),
-        "brand": item.brand,
-        "category": item.category,
-        "subcategory": item.subcategory,
-        "price": str(item.price),
-        "stock": item.stock,
-    }
-    regular = getattr(item, "regular_price", None)
-    if regular is not None and regular > item.price:
-        out["regular_price"] = str(regular)
-    if description and item.description:
-        out["description"] = item.description
-    if reason:
-        out["reason"] = reason
-    return out
-
-
-def cart_facts(cart: orders.Cart) -> list[CartFact]:
-    """A cart as plain facts (exact decimal strings) for replies and the LLM."""
-    return [
-        {
-            "product_id": i.product_id,
-            "sku": i.sku,
-            "name": i.name,
-            "unit_price": str(i.unit_price),
-            "quantity": i.quantity,
-            "line_total": str(i.line_total),
-        }
-        for i in cart.items
-    ]
 
 
 def thread_id_of(config: RunnableConfig | None) -> str:
@@ -418,286 +369,3 @@ class Shop:
             raise ToolError(str(exc)) from exc
         await self.catalog.ensure_fresh()  # stock moved: the next answer must see it
         return order, lines
-
-    # ------------------------------------------------------------------ LangChain tools
-
-    def langchain_tools(self) -> list[BaseTool]:
-        """The same operations as tools for an LLM; each returns JSON with exact prices and stock."""
-        return build_langchain_tools(self)
-
-
-_VARIANT_WORDS = {
-    "gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "talla", "negro", "blanco", "azul", "rojo", "verde", "gris",
-    "plata", "rosa", "amarillo", "morado", "beige", "marron", "de", "para", "con", "y", "el", "la", "los", "las",
-    "en", "hombre", "mujer",
-}  # fmt: skip
-
-
-def name_tokens(text: str) -> list[str]:
-    """Plain words and numbers of a name ("256gb" -> "256", "gb"), for comparing versions of a model."""
-    return _TOKEN.findall(fold(text))
-
-
-_TOKEN = re.compile(r"[a-z]+|[0-9]+")
-
-_UNITS = ("gb", "tb", "kg", "g", "ml", "l", "cm", "mm", "pulgadas", "w", "mah", "uds", "unidades")
-
-
-def versions_of_top(
-    hits: Sequence[SearchHit], words: str, namesakes: Sequence[CatalogueItem] = ()
-) -> tuple[list[CatalogueItem], list[CatalogueItem]]:
-    """The versions of the top hit's model among the hits and its namesakes, and those that fit what was said."""
-    if not hits:
-        return [], []
-    model = model_words(hits[0].item)
-    versions = [h.item for h in hits if model_words(h.item) == model]
-    versions += [n for n in namesakes if all(n.id != v.id for v in versions)]
-    return versions, matching_versions(versions, words)
-
-
-def _version_tokens(text: str) -> set[str]:
-    return {t if t.isdigit() else stem(t) for t in name_tokens(normalise_units(fold(text)))}
-
-
-def matching_versions(versions: Sequence[CatalogueItem], text: str) -> list[CatalogueItem]:
-    """The versions of one model that fit what the customer said about the version.
-
-    "iPhone 15 de 128 GB en negro" names one of its four versions; "iPhone 15" names none, so all of them fit.
-    What tells versions apart is what their names do not share (capacity, colour, size); a version fits when it
-    has every such word the customer used (negro/negros/negra alike). When none fits, all are returned: the
-    customer then sees which versions exist.
-    """
-    if len(versions) < 2:
-        return list(versions)
-    tokens = {v.id: _version_tokens(display_name(v)) for v in versions}
-    common = set.intersection(*tokens.values())
-    distinguishing = {vid: t - common for vid, t in tokens.items()}
-    asked = _version_tokens(text) & set().union(*distinguishing.values())
-    fits = [v for v in versions if asked <= distinguishing[v.id]]
-    return fits or list(versions)
-
-
-_MEASURE = re.compile(
-    r"\d+(?:[.,]\d+)?\s*(?:gb|tb|kg|g|ml|l|litros?|cm|mm|m|metros?|pulgadas|\"|w|mah|uds|unidades|tazas|euros?|€)(?!\w)"
-    r"|\btalla \w+"
-)
-
-
-def unmatched_model_numbers(words: str, items: Sequence[CatalogueItem]) -> list[str]:
-    """Model numbers the customer wrote that none of these products has: "iphone 14" answered with iPhone 15s.
-
-    Capacities, sizes and amounts ("256 GB", "talla 45", "2 L") are versions, judged elsewhere; what is left
-    ("14", "s23", "ps4") names a model, and a reply about another model must say so.
-    """
-    text = re.sub(r"^\s*\d{1,2}\s+(?=[a-z])", " ", fold(words))  # a leading count: "3 iphone 15"
-    asked = set(re.findall(r"\d+", _MEASURE.sub(" ", text)))
-    # "Pro", "Max", "Ultra" name another model too: "iPhone 15 Pro Max" answered with the iPhone 15 Pro
-    asked |= set(name_tokens(text)) & _qualifiers()
-    have = {t for item in items for t in name_tokens(f"{item.name} {item.sku}")}
-    return sorted(asked - have)
-
-
-@lru_cache(maxsize=1)
-def _qualifiers() -> frozenset[str]:
-    return frozenset(str(w) for w in load_lexicon("models").get("qualifiers", []))
-
-
-def model_words(item: CatalogueItem) -> tuple[str, ...]:
-    """The words that name the model, without sizes, capacities and colours: "iphone 15" for all its variants.
-
-    A code in parentheses ("(OLED65C34LA)") is the maker's reference of one version, not the model's name.
-    """
-    name = re.sub(r"\([^)]*\)", " ", item.name)
-    name = re.sub(r"(\d+(?:[.,]\d+)?)\s*(?:\"|”|'')", r"\1 pulgadas", name)  # 55" is a size, like 55 pulgadas
-    tokens = words(name)
-    out: list[str] = []
-    for i, word in enumerate(tokens):
-        after = tokens[i + 1] if i + 1 < len(tokens) else ""
-        before = tokens[i - 1] if i else ""
-        if word in _VARIANT_WORDS or before == "talla":
-            continue
-        if word.isdigit() and (len(word) > 2 or after in _UNITS):
-            continue  # 128 (GB), 15 (kg)
-        if word.endswith(_UNITS) and any(c.isdigit() for c in word):
-            continue  # 128gb
-        out.append(word)
-    return tuple(out)
-
-
-# ---------------------------------------------------------------------------- LangChain tool schemas
-
-
-class SearchArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    query: str = Field(description="Lo que busca el cliente, en sus palabras", min_length=1, max_length=200)
-    category: str | None = Field(default=None, description="Categoría o subcategoría del catálogo")
-    brand: str | None = Field(default=None, description="Marca")
-    min_price: Decimal | None = Field(default=None, ge=0, description="Precio mínimo en euros")
-    max_price: Decimal | None = Field(default=None, ge=0, description="Precio máximo en euros")
-    in_stock_only: bool = Field(default=False, description="Solo productos con existencias")
-    limit: int = Field(default=5, ge=1, le=20)
-
-
-class ProductRefArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    product: str = Field(description="Id numérico, SKU o nombre del producto", min_length=1, max_length=200)
-
-
-class CompareArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    products: list[str] = Field(description="Ids, SKUs o nombres de los productos", min_length=2, max_length=10)
-
-
-class RecommendArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    product: str = Field(description="Id, SKU o nombre del producto de referencia", min_length=1, max_length=200)
-    kind: Literal["similar", "complement"] = Field(
-        default="similar", description="similar: alternativas parecidas; complement: lo que combina con él"
-    )
-
-
-class CartAddArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    product: str = Field(description="Id, SKU o nombre del producto", min_length=1, max_length=200)
-    quantity: int = Field(default=1, ge=1, le=orders.MAX_QUANTITY)
-
-
-class CartRemoveArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    product: str = Field(description="Id, SKU o nombre del producto del carrito", min_length=1, max_length=200)
-    quantity: int | None = Field(default=None, ge=1, le=orders.MAX_QUANTITY, description="Vacío: quitarlo entero")
-
-
-class PolicyArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-    question: str = Field(description="La pregunta del cliente sobre la tienda", min_length=1, max_length=300)
-
-
-class NoArgs(BaseModel):
-    """Arguments the LLM sees for a tool (the thread id never is one)."""
-
-
-def _json(payload: Any) -> str:
-    return json.dumps(payload, ensure_ascii=False, default=str)
-
-
-def build_langchain_tools(shop: Shop) -> list[BaseTool]:
-    """Tools whose schemas an LLM sees; errors come back as {"error": "..."} instead of exceptions."""
-
-    async def guarded(coro: Any) -> str:
-        try:
-            return _json(await coro)
-        except ToolError as exc:
-            return _json({"error": str(exc)})
-
-    async def search_products(
-        query: str,
-        category: str | None = None,
-        brand: str | None = None,
-        min_price: Decimal | None = None,
-        max_price: Decimal | None = None,
-        in_stock_only: bool = False,
-        limit: int = 5,
-    ) -> str:
-        async def run() -> list[ProductFact]:
-            hits = await shop.search(
-                query, category=category, brand=brand, min_price=min_price, max_price=max_price,
-                in_stock=in_stock_only, limit=limit,
-            )  # fmt: skip
-            return [fact(h.item) for h in hits]
-
-        return await guarded(run())
-
-    async def product_details(product: str) -> str:
-        async def run() -> ProductFact:
-            item = await shop.details(product)
-            out = fact(item, description=True)
-            return out
-
-        return await guarded(run())
-
-    async def compare_prices(products: list[str]) -> str:
-        async def run() -> list[ProductFact]:
-            return [fact(i) for i in await shop.compare(products)]
-
-        return await guarded(run())
-
-    async def check_stock(product: str) -> str:
-        async def run() -> dict[str, Any]:
-            report = await shop.stock(product)
-            return {"product": fact(report.item), "alternatives": [fact(i) for i in report.alternatives]}
-
-        return await guarded(run())
-
-    async def recommend_products(product: str, kind: str = "similar") -> str:
-        async def run() -> list[ProductFact]:
-            anchor = await shop.resolve(product)
-            recs = await (shop.complements(anchor) if kind == "complement" else shop.similar(anchor))
-            return [fact(r.item, reason=r.reason) for r in recs]
-
-        return await guarded(run())
-
-    async def add_to_cart(product: str, quantity: int = 1, *, config: RunnableConfig) -> str:
-        async def run() -> dict[str, Any]:
-            item, cart = await shop.add_to_cart(thread_id_of(config), product, quantity)
-            return {"added": fact(item), "quantity": quantity, "cart": cart_facts(cart), "total": str(cart.total)}
-
-        return await guarded(run())
-
-    async def show_cart(*, config: RunnableConfig) -> str:
-        async def run() -> dict[str, Any]:
-            cart = await shop.cart(thread_id_of(config))
-            return {"cart": cart_facts(cart), "total": str(cart.total)}
-
-        return await guarded(run())
-
-    async def remove_from_cart(product: str, quantity: int | None = None, *, config: RunnableConfig) -> str:
-        async def run() -> dict[str, Any]:
-            item, cart = await shop.remove_from_cart(thread_id_of(config), product, quantity)
-            return {"removed": fact(item), "cart": cart_facts(cart), "total": str(cart.total)}
-
-        return await guarded(run())
-
-    async def store_policies(question: str) -> str:
-        answer = shop.policy(question)
-        if answer is None:
-            return _json({"error": "La tienda no ha publicado sus condiciones."})
-        return _json({"section": answer.section, "passages": list(answer.passages), "covered": answer.covered})
-
-    async def place_order(*, config: RunnableConfig) -> str:
-        # The LLM never places an order by itself: the graph asks the customer to confirm first.
-        async def run() -> dict[str, Any]:
-            cart = await shop.cart(thread_id_of(config))
-            return {
-                "needs_confirmation": True,
-                "cart": cart_facts(cart),
-                "total": str(cart.total),
-                "note": "El pedido se confirma con el cliente antes de registrarlo.",
-            }
-
-        return await guarded(run())
-
-    specs: list[tuple[Any, str, type[BaseModel], str]] = [
-        (search_products, "search_products", SearchArgs, "Busca productos del catálogo (búsqueda híbrida)."),
-        (product_details, "product_details", ProductRefArgs, "Ficha de un producto: precio, existencias, descripción."),
-        (compare_prices, "compare_prices", CompareArgs, "Compara precios de varios productos, del más barato al más caro."),
-        (check_stock, "check_stock", ProductRefArgs, "Existencias de un producto y alternativas si está agotado."),
-        (recommend_products, "recommend_products", RecommendArgs, "Productos parecidos o complementarios."),
-        (add_to_cart, "add_to_cart", CartAddArgs, "Añade unidades de un producto al carrito de esta conversación."),
-        (show_cart, "show_cart", NoArgs, "Muestra el carrito de esta conversación con su total."),
-        (remove_from_cart, "remove_from_cart", CartRemoveArgs, "Quita un producto (o unidades) del carrito."),
-        (place_order, "place_order", NoArgs, "Prepara el pedido del carrito; el cliente debe confirmarlo."),
-        (store_policies, "store_policies", PolicyArgs,
-         "Condiciones de la tienda: envíos, plazos, devoluciones, garantía, pagos, horario, contacto."),
-    ]  # fmt: skip
-    return [
-        StructuredTool.from_function(coroutine=fn, name=name, args_schema=schema, description=doc)
-        for fn, name, schema, doc in specs
-    ]

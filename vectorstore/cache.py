@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from settings import Settings
-    from vectorstore.embeddings import Embedder
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -329,25 +328,3 @@ class TieredCache:
                 await asyncio.wait_for(remote.clear(), max(self.timeout, 2.0))
             except Exception as exc:
                 self._remote_down(exc, "clear")
-
-
-def build_cache(settings: Settings, embedder: Embedder) -> TieredCache:
-    """The cache the settings ask for: `redis` (Redis first, memory as fallback) or `memory` only."""
-    memory = MemoryCache(threshold=settings.cache_threshold)
-    match settings.cache_backend:
-        case "memory":
-            return TieredCache(None, memory)
-        case "redis":
-            from vectorstore.redis_cache import RedisCache
-
-            remote = RedisCache(
-                settings.resolved_redis_url,
-                embedder,
-                name=settings.cache_name,
-                threshold=settings.cache_threshold,
-                counters=memory.counters,
-                timeout=settings.redis_timeout,
-            )
-            return TieredCache(remote, memory, timeout=settings.redis_timeout)
-        case other:
-            raise ValueError(f"unknown CACHE_BACKEND {other!r}; valid choices: redis, memory")

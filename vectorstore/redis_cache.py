@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from redis.asyncio import Redis
-from redisvl.extensions.cache.llm import SemanticCache
+from redisvl.extensions.cache.llm import CacheEntry, SemanticCache
 from redisvl.query.filter import Tag
 from redisvl.utils.vectorize import CustomVectorizer
 
@@ -110,7 +110,7 @@ class RedisCache:
     def redis_key(self, key: CacheKey) -> str:
         """Where redisvl stores the entry for this question and these tags."""
         cache = self.cache
-        return cache.index.key(cache._make_entry_id(key.question, self._filters(key)))
+        return cache.index.key(entry_id(key.question, self._filters(key)))
 
     async def lookup(self, key: CacheKey, vector: VectorSource | None, fresh: FreshCheck) -> CacheHit | None:
         cache, client = self.cache, self._client
@@ -158,6 +158,17 @@ class RedisCache:
             await _quietly(self._cache.adisconnect())
         if self._client is not None:
             await _quietly(self._client.aclose())
+
+
+def entry_id(question: str, filters: dict[str, str]) -> str:
+    """The id redisvl gives the entry it stores for this question and these filter tags.
+
+    redisvl's public `CacheEntry` derives it (from the prompt and the filters) when none is given, exactly as
+    `SemanticCache.store` does, so the private `SemanticCache._make_entry_id` is not needed.
+    """
+    entry = CacheEntry(prompt=question, response="", prompt_vector=[], filters=filters)
+    assert entry.entry_id is not None  # always set by CacheEntry's validator
+    return entry.entry_id
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -22,7 +22,7 @@ from data.db import write_session
 from data.models import Product, ProductCreate, ProductPublic, ProductUpdate
 from state import SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
-from tools.shop import fact
+from tools.facts import fact
 
 MAX_QUERY_CHARS = 200
 SEARCH_MODES = {"hibrido": "hybrid", "palabras": "keyword", "semantico": "semantic"}
