@@ -36,7 +36,7 @@ install: $(VENV)/.runtime
 
 install-dev: $(VENV)/.dev browser
 
-# Headless Chromium for tests/test_playground.py: Debian's packages, never a downloaded browser. Checked on every
+# Headless Chromium for tests/integration/test_playground.py: Debian's packages, never a downloaded browser. Checked on every
 # run (two file tests) and installed only when missing; `apt-get update` only if the first install fails.
 CHROMIUM      ?= /usr/bin/chromium
 CHROMEDRIVER  ?= /usr/bin/chromedriver

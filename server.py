@@ -1,7 +1,7 @@
-"""The ASGI app: `create_app()` wires the lifespan, error handlers, the routers in api/, /chat and LangServe.
+"""The ASGI app: `create_app()` wires the lifespan, error handlers, the routers in api/ and LangServe (/agent).
 
 Run: `uvicorn server:create_app --factory --host 127.0.0.1 --port 8001` (what `make run` does).
-Product and health routes live in api/routes/; the dependencies they share in api/deps.py.
+Health, product and chat routes live in api/routes/; the dependencies they share in api/deps.py.
 """
 
 from __future__ import annotations
@@ -10,22 +10,20 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from langchain_core.messages import AnyMessage, convert_to_messages
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langserve import add_routes
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from api.deps import ChatDep, RoleDep, SessionDep, role_of
-from api.routes import health, products
-from chat import MAX_MESSAGE_CHARS, ChatService, TurnResult
-from data import conversations
+from api.deps import role_of
+from api.routes import chat, health, products
+from api.routes.chat import THREAD_ID_PATTERN
+from chat import MAX_MESSAGE_CHARS, ChatService
 from data.errors import describe
 from data.migrate import upgrade
 from settings import Settings, configure_logging, get_settings
@@ -73,7 +71,7 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(products.router)
-    _chat_routes(app)
+    app.include_router(chat.router)
     _agent_routes(app)
     return app
 
@@ -87,111 +85,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         details = describe(errors)
         summary = "; ".join(f"{d['campo']}: {d['motivo']}" for d in details)
         return JSONResponse(status_code=422, content={"detail": f"Datos no válidos — {summary}.", "errores": details})
-
-
-# --------------------------------------------------------------------------- chat
-
-THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-
-
-class ChatRequest(BaseModel):
-    """POST /chat body."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    message: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
-    thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN)
-
-    @field_validator("message")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("el mensaje está vacío")
-        return value.strip()
-
-
-class ChatProduct(BaseModel):
-    """A product mentioned in the reply, with its exact price and stock."""
-
-    id: int
-    sku: str
-    name: str
-    price: Decimal
-    stock: int
-
-
-class ChatResponse(BaseModel):
-    """What a chat client gets back: the reply and the facts behind it."""
-
-    reply: str
-    thread_id: str
-    route: str | None
-    products: list[ChatProduct]
-    cached: bool
-    awaiting_confirmation: bool
-    latency_ms: float
-
-    @classmethod
-    def of(cls, result: TurnResult) -> ChatResponse:
-        products = [
-            ChatProduct(id=p["id"], sku=p["sku"], name=p["name"], price=Decimal(p["price"]), stock=p["stock"])
-            for p in result.products
-            if "id" in p and "price" in p
-        ]
-        return cls(
-            reply=result.reply,
-            thread_id=result.thread_id,
-            route=result.route,
-            products=products,
-            cached=result.cached,
-            awaiting_confirmation=result.awaiting_confirmation,
-            latency_ms=result.latency_ms,
-        )
-
-
-class HistoryMessage(BaseModel):
-    """One stored message."""
-
-    role: str
-    content: str
-    route: str | None
-    created_at: datetime
-
-
-class ChatHistory(BaseModel):
-    """A conversation as recorded in the database."""
-
-    thread_id: str
-    channel: str
-    messages: list[HistoryMessage]
-
-
-def _chat_routes(app: FastAPI) -> None:
-    @app.post("/chat", response_model=ChatResponse, tags=["chat"])
-    async def chat(body: ChatRequest, chat: ChatDep, role: RoleDep) -> Response:
-        result = await chat.turn(body.message, thread_id=body.thread_id, channel="http", role=role)
-        # Serialised once here (response_model documents it): the hot path skips re-validating our own output.
-        return Response(content=ChatResponse.of(result).model_dump_json(), media_type="application/json")
-
-    @app.get("/chat/history", response_model=ChatHistory, tags=["chat"])
-    async def chat_history(
-        session: SessionDep,
-        chat: ChatDep,
-        thread_id: Annotated[str, Query(pattern=THREAD_ID_PATTERN)],
-        limite: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> ChatHistory:
-        await chat.recorder.flush()  # turns already answered are in the record before we read it
-        found = await conversations.history(session, thread_id=thread_id, limit=limite)
-        if found is None:
-            raise HTTPException(404, f"No existe la conversación {thread_id}.")
-        conversation, messages = found
-        return ChatHistory(
-            thread_id=conversation.thread_id,
-            channel=conversation.channel,
-            messages=[
-                HistoryMessage(role=m.role, content=m.content, route=m.route, created_at=m.created_at) for m in messages
-            ],
-        )
 
 
 # --------------------------------------------------------------------------- LangServe: /agent

@@ -35,7 +35,7 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
         "var_dir": tmp / "var",
         "embeddings_provider": "use",
         "admin_api_key": "clave-test",
-        "cache_backend": "memory",  # tests/test_redis_cache.py uses the real Redis Stack on purpose
+        "cache_backend": "memory",  # tests/integration/test_redis_cache.py uses the real Redis Stack on purpose
     }
     values.update(overrides)
     return Settings.isolated(**values)
@@ -150,7 +150,7 @@ def start_server(tmp: Path, **env_overrides: str) -> LiveServer:
         "EMBEDDINGS_PROVIDER": "use",
         "GOOGLE_API_KEY": "",
         "LOG_LEVEL": "WARNING",
-        "CACHE_BACKEND": "memory",  # a test that wants Redis says so (tests/test_redis_cache.py)
+        "CACHE_BACKEND": "memory",  # a test that wants Redis says so (tests/integration/test_redis_cache.py)
         **env_overrides,
     }
     log = tmp / "server.log"

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from state import SearchFilters
-from tests.test_cli import query, run
+from tests.integration.test_cli import query, run
 
-EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+EXPORTS = Path(__file__).parent.parent / "fixtures" / "exports"
 
 
 def active_skus(var_dir: Path) -> set[str]:

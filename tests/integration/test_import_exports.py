@@ -17,7 +17,7 @@ import pytest
 from data.importer import ImportPlan, plan_import
 from data.models import ProductCreate, ProductPublic
 
-EXPORTS = Path(__file__).parent / "fixtures" / "exports"
+EXPORTS = Path(__file__).parent.parent / "fixtures" / "exports"
 EXPECTED: dict[str, Any] = json.loads((EXPORTS / "expectations.json").read_text(encoding="utf-8"))
 FILES = sorted(EXPECTED["files"])
 

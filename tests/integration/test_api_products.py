@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
-from tests.test_api_http import assert_spanish, list_all, revision, search, total, unique_sku, unique_word
+from tests.integration.test_api_http import assert_spanish, list_all, revision, search, total, unique_sku, unique_word
 
 Maker = Callable[..., dict[str, Any]]
 
