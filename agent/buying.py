@@ -60,6 +60,11 @@ _TOTAL = re.compile(
     r"\bcuanto (?:es|seria|sale|salen|queda|quedaria|me sale|me queda|suma|sumaria|va|serian|son|cuesta|cuestan|vale)\b|"
     r"\b(?:el|del|en) total\b|\btotal\b|\bcuanto (?:llevo|debo|pago)\b"
 )
+# "¿cuánto es en total?", "¿cuánto llevo en total?", "¿y el total?": the cart's total (the router and orders read it)
+CART_TOTAL = (
+    r"\bcuanto (?:es|seria|sale|salen|me sale|queda|me queda|quedaria|suma|sumaria|va|llevo|debo|pago)"
+    r"(?: en| el| ahora)? (?:todo|total|en total)\b|\b(?:el|en) total$"
+)
 CHECKOUT = re.compile(
     r"\b(?:hacer|haz|hazme|haga|realizar|realiza|confirmar|confirma|tramitar|tramita|tramitame|tramite|finalizar|"
     r"finaliza|cerrar|cierra|terminar|termina|procesar|procesa|gestiona|formaliza|formalizar|lanza|manda)"

@@ -61,7 +61,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
         r"\b(?:cambia|actualiza|modifica|sube|baja)\w* (?:\w+ ){0,3}(?:cantidad|unidades|a \d)|"
         # the cart's total, and "pues quiero 2" (a count, no product)
-        r"\bcuanto (?:es|seria|sale|me sale|suma|sumaria)(?: en| el)? total\b|\b(?:el|en) total\b$|"
+         + buying.CART_TOTAL + "|"
         r"^(?:(?:pues|vale|entonces|ok|bueno),? )*(?:quiero|ponme|dame|quisiera) (?:\d+|dos|tres|cuatro|cinco)$|"
         # "dame dos", "pásame el barato", "regáleme 2 paquetes", "llevo 3 bandejas" (not "dame el precio de...")
         r"\b(?:dame|damelo|damela|deme|demelo|dadme|denme|pasame|paseme|pasamelo|pasamela|mandame|mandeme|mandamelo|"
@@ -72,8 +72,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bllevo (?:\d+|un|una|dos|tres|cuatro|cinco|seis|el|la|los|las)\b|"
         r"\bmejor solo (?:una|un|uno|dos|tres|cuatro|cinco|\d+)\b|\bque sean (?:una|un|dos|tres|cuatro|\d+)\b|"
         r"\bquiero (?:\d+|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)\b(?! (?:euros?|€|pesos|gb|pulgadas))|\bme (?:lo|la|los|las) quedo\b|"
-        r"\bcuanto (?:es|seria|sale|salen|me sale|queda|me queda|quedaria|suma|sumaria|va|llevo|debo|pago)"
-        r"(?: en| el| ahora)? (?:todo|total|en total)\b|" + buying.CHECKOUT.pattern
+        + buying.CHECKOUT.pattern
     ),
     "prices": re.compile(
         r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
