@@ -38,15 +38,17 @@ ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
 SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |la |mi )?(?:carrito|cesta|carro)\b|"
                   r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|" + buying.CART_TOTAL)  # fmt: skip
-YES = re.compile(r"^(?:si|sip|vale|ok|okay|okey|confirmo|confirmado|de acuerdo|adelante|claro|venga|dale|perfecto|"
+YES = re.compile(r"^(?:(?:orale|andale|bueno|pues),? )?(?:si|sip|vale|ok|okay|okey|confirmo|confirmado|de acuerdo|adelante|claro|venga|dale|perfecto|listo|"
                  r"correcto|hazlo|si,? (?:confirmo|por favor|adelante|claro|hazlo)|por supuesto|afirmativo)\b")  # fmt: skip
-NO = re.compile(r"^(?:no|nop|cancela|cancelar|espera|todavia no|aun no|mejor no|dejalo|ahora no|para)\b")
+NO = re.compile(
+    r"^(?:no|nop|cancela(?:lo|la)?|cancelar|espera|todavia no|aun no|mejor no|dejalo|ahora no|para|claro que no)\b"
+)
 
 
 def answer_kind(text: str) -> Literal["yes", "no", "other"]:
     """Whether the answer is a clear yes, a no, or something else (a new question)."""
     folded = folded_words(text)
-    if YES.search(folded) and not re.search(r"\bno\b", folded):
+    if YES.search(folded) and not re.search(r"\bno\b(?! (?:hay|habra) problema)", folded) and not NO.search(folded):
         # "sí, pero quita la funda", "vale, pero antes dime...": a yes with a change or a question is not a go-ahead
         return "other" if re.search(r"\b(?:pero|antes|espera|aunque|primero)\b", folded) else "yes"
     if NO.search(folded):
