@@ -64,10 +64,18 @@ _STOP = {
 }  # fmt: skip
 
 # An amount: "1.500" (Spanish thousands) and "1.500,50" whole, else "12", "12,50", "12.5".
-_AMOUNT = r"(\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?!\d)"
+# A measure is no budget: "más de 16 GB", "que pese menos de 2 kilos".
+_AMOUNT = (
+    r"(\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?!\d)"
+    r"(?!\s*(?:gb|tb|mb|kg|kilos?|gr?|gramos|l|litros?|ml|cl|cm|mm|metros?|m|pulgadas|\"|w|vatios|mah|horas?|dias?|"
+    r"semanas|meses|anos|unidades|uds|piezas|personas|plazas|velocidades|puertas)\b)"
+)
 _BUDGET_PATTERNS = [
     (re.compile(r"entre " + _AMOUNT + " y " + _AMOUNT), "range"),
-    (re.compile(r"(?:menos de|por debajo de|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|que no pase de|"
+    # "de 20 a 30 euros": a range only when it says money (not "de 2 a 3 días")
+    (re.compile(r"\bde " + _AMOUNT + r" a " + _AMOUNT + r"(?=\s*(?:€|euros?|eur|pavos|lucas))"), "range"),
+    (re.compile(r"(?:menos de|por debajo de(?: los)?|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|"
+                r"presupuesto de|que no pase de|"
                 r"sin pasar(?:me|nos)? de|sin superar|no pasar de|que no supere|que no cueste mas de)"
                 r" " + _AMOUNT), "max"),
     (re.compile(r"(?:mas de|por encima de|minimo|desde|superior a|a partir de) " + _AMOUNT), "min"),
