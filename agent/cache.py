@@ -109,14 +109,14 @@ def entity_signature(catalog: CatalogService, question: str, words: str, said: S
     name nothing clearly keep their stems instead. A product's name said word for word (`said`: its products)
     stands for itself: "Cerveza Shandy sabor limón Steinburg" shares its words with another product's name.
     """
+    if said:  # the name's own products (in the same form), so no keyword search is needed
+        return ",".join(str(i) for i in sorted(said)[:3]) + f"|{words}"
     hits = catalog.index.search(catalog.query(question), limit=10, mode="keyword")
     best = max((h.name_match for h in hits), default=0.0)
     if best >= NAMED:
         named = ",".join(str(i) for i in sorted(h.item.id for h in hits if h.name_match >= best - 1e-6)[:3])
     else:
         named = "?" + ",".join(sorted({stem(w) for w in question.split()}))
-    if said:  # the name's own products, which differ from the words' only when another name shares the words
-        named = ",".join(str(i) for i in sorted(said)[:3])
     return f"{named}|{words}"
 
 

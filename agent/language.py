@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from data.types import format_euros
 from vectorstore.text import fold
 
 PUNCTUATION = "¿?¡!.,;:"  # what a rule never reads: questions, exclamations, sentence marks
@@ -18,6 +19,11 @@ def folded_words(text: str, marks: str = PUNCTUATION) -> str:
     The one cleaner of customers' words; a reader that needs commas or dots (clauses, prices) passes fewer marks.
     """
     return " ".join(re.sub(f"[{re.escape(marks)}]", " ", fold(text)).split())
+
+
+def euros(amount: Decimal | str) -> str:
+    """1299 -> "1.299,00 €": the one money formatter (data.types.format_euros), as the composer calls it."""
+    return format_euros(amount)
 
 
 NUMBER_WORDS = {
@@ -32,19 +38,6 @@ ORDINALS = {
     "tercero": 3, "tercer": 3, "tercera": 3, "3o": 3, "3a": 3, "3º": 3,
     "cuarto": 4, "cuarta": 4, "quinto": 5, "quinta": 5,
 }  # fmt: skip
-
-
-def euros(amount: Decimal | str) -> str:
-    """1299 -> "1.299,00 €" (Spanish grouping and decimal comma, always two decimals)."""
-    value = Decimal(str(amount)).quantize(Decimal("0.01"))
-    sign = "-" if value < 0 else ""
-    whole, cents = f"{abs(value):.2f}".split(".")
-    groups: list[str] = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return f"{sign}{'.'.join(groups)},{cents} €"
 
 
 def units(n: int) -> str:

@@ -96,7 +96,8 @@ def clean_text(raw: Any) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _blank(value: Any) -> bool:
+def blank(value: Any) -> bool:
+    """An empty cell: None or only spaces (0 and False are values)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -140,7 +141,7 @@ class Columns:
 
 
 def _private_rest(record: dict[str, Any], skip: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in skip and not _blank(v)}
+    return {k: v for k, v in record.items() if k not in skip and not blank(v)}
 
 
 # ---------------------------------------------------------------------------- Shopify
@@ -199,10 +200,10 @@ def shopify_rows(headers: list[str], records: Records) -> Iterator[SourceRow]:
             yield SourceRow(number, {}, {}, record=record, error=str(record["__error__"]))
             continue
         this = _text(cols.get(record, "handle"))
-        if this != handle or not _blank(cols.get(record, "title")):
+        if this != handle or not blank(cols.get(record, "title")):
             handle, product = this, record
         options = [(n, _text(cols.get(record, f"option{n}_value"))) for n in (1, 2, 3)]
-        if all(_blank(cols.get(record, m)) for m in ("sku", "price", "qty")) and not any(v for _, v in options):
+        if all(blank(cols.get(record, m)) for m in ("sku", "price", "qty")) and not any(v for _, v in options):
             continue  # an image-only row
         yield _shopify_variant(number, cols, product, record, options)
 
@@ -226,8 +227,8 @@ def _shopify_variant(
         "active": active,
     }
     qty, tracked = cols.get(record, "qty"), _text(cols.get(record, "tracker"))
-    if not _blank(qty) or tracked:
-        values["stock"] = qty if not _blank(qty) else 0
+    if not blank(qty) or tracked:
+        values["stock"] = qty if not blank(qty) else 0
     paths = category_paths(_text(cols.get(product, "taxonomy")).replace(",", "\\,"))
     kind = _text(cols.get(product, "type"))
     if kind and not paths:
@@ -353,7 +354,7 @@ def _woo_product(
 
     def inherited(meaning: str) -> Any:
         own = cols.get(record, meaning)
-        return own if not _blank(own) else cols.get(base, meaning)
+        return own if not blank(own) else cols.get(base, meaning)
 
     attributes, hidden = _woo_attributes(attribute_columns, record)
     name = _text(cols.get(record, "name"))
@@ -362,7 +363,7 @@ def _woo_product(
     raw_description = _text(cols.get(record, "description")) or _text(cols.get(base, "description"))
     raw_description = raw_description or _text(cols.get(record, "short")) or _text(cols.get(base, "short"))
     sale, regular = cols.get(record, "sale"), cols.get(record, "regular")
-    if not _blank(sale) and not _sale_running(cols, record, today):
+    if not blank(sale) and not _sale_running(cols, record, today):
         sale = None
     active = _text(cols.get(record, "published")) in ("1", "") and _text(cols.get(base, "published")) in ("1", "")
     values: dict[str, Any] = {
@@ -370,14 +371,14 @@ def _woo_product(
         "name": name,
         "description": clean_text(raw_description),
         "brand": _text(inherited("brands")).split(",")[0].strip(),
-        "price": sale if not _blank(sale) else regular,
-        "regular_price": regular if not _blank(sale) else None,
+        "price": sale if not blank(sale) else regular,
+        "regular_price": regular if not blank(sale) else None,
         "active": active,
     }
     values.update(_woo_stock(cols, record))
-    if not _blank(inherited("tags")):
+    if not blank(inherited("tags")):
         attributes["etiquetas"] = _text(inherited("tags"))
-    if not _blank(cols.get(record, "weight")) and not any(fold(k) == "peso" for k in attributes):
+    if not blank(cols.get(record, "weight")) and not any(fold(k) == "peso" for k in attributes):
         attributes["peso"] = f"{_text(cols.get(record, 'weight'))} kg"
     private = _private_rest(record, used) | hidden
     if raw_description and raw_description != values["description"]:
@@ -422,7 +423,7 @@ def _check_date(text: str, ok: Callable[[date], bool]) -> bool:
 def _woo_stock(cols: Columns, record: dict[str, Any]) -> dict[str, Any]:
     """The stock count when there is one; an out-of-stock flag is 0 units, never a count of 1 or 10."""
     count, flag = cols.get(record, "stock"), _text(cols.get(record, "in_stock")).casefold()
-    if not _blank(count):
+    if not blank(count):
         return {"stock": count if flag not in ("0", "outofstock") else 0}
     if flag in ("0", "outofstock", "backorder", "onbackorder"):
         return {"stock": 0}

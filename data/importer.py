@@ -21,6 +21,7 @@ from data.errors import FIELD_NAMES, spanish_reason
 from data.formats import (
     FORMATS,
     SourceRow,
+    blank,
     category_paths,
     clean_text,
     detect,
@@ -269,24 +270,18 @@ def _generic_rows(records: Records, mapping: dict[str, str], public: set[str]) -
             yield SourceRow(number, {}, {}, record=record, error=str(record["__error__"]))
             continue
         values = {name: record.get(column) for name, column in mapping.items()}
-        attributes = {header_key(c) or c: _strip(v) for c, v in record.items() if c in public and not _blank(v)}
-        private = {c: _strip(v) for c, v in record.items() if c not in mapped and c not in public and not _blank(v)}
+        attributes = {header_key(c) or c: _strip(v) for c, v in record.items() if c in public and not blank(v)}
+        private = {c: _strip(v) for c, v in record.items() if c not in mapped and c not in public and not blank(v)}
         category = _strip(values.get("category"))
         # "Cabello > Champú, Ofertas" is a list of paths; "Aceite, especias y salsas" is one category's name
-        paths = (
-            (category_paths(category) if ">" in str(category) else [[str(category)]]) if not _blank(category) else []
-        )
-        if paths and not _blank(values.get("subcategory")):
+        paths = (category_paths(category) if ">" in str(category) else [[str(category)]]) if not blank(category) else []
+        if paths and not blank(values.get("subcategory")):
             paths[0] = [*paths[0], _strip(values["subcategory"])]
         yield SourceRow(number, values, dict(mapping), attributes, private, paths, record=record)
 
 
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -301,7 +296,7 @@ def _parse_values(source: SourceRow) -> tuple[dict[str, Any], list[RowError]]:
     errors: list[RowError] = []
     values: dict[str, Any] = {}
     for name, raw in source.values.items():
-        if _blank(raw):
+        if blank(raw):
             continue
         column = source.columns.get(name)
         try:

@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from decimal import Decimal
 from pathlib import Path
 
 from data.formats import FORMAT_NAMES
 from data.importer import MAX_ERRORS_SHOWN, ImportPlan, RowError
 from data.models import ProductCreate
+from data.types import format_euros
 
 SAMPLES = 3
 
 
-def eur(amount: Decimal) -> str:
-    """1234.5 -> "1.234,50 €", as a Spanish customer reads prices."""
-    whole, cents = f"{amount:,.2f}".split(".")
-    return f"{whole.replace(',', '.')},{cents} €"
-
-
 def customer_view(product: ProductCreate) -> list[str]:
     """A product as the assistant will show it: name, price (and the price before a sale), stock, where it lives."""
-    price = eur(product.price)
+    price = format_euros(product.price)
     if product.regular_price is not None:
-        price += f" (antes {eur(product.regular_price)}, de oferta)"
+        price += f" (antes {format_euros(product.regular_price)}, de oferta)"
     stock = f"{product.stock} en stock" if product.stock > 0 else "agotado"
     lines = [f"{product.name}: {price} · {stock}" + ("" if product.active else " · NO SE VENDE (borrador/oculto)")]
     where = " | ".join(product.categories) or " > ".join(p for p in (product.category, product.subcategory) if p)

@@ -50,6 +50,19 @@ def parse_money(raw: Any) -> Decimal:
     return -value if negative else value
 
 
+def format_euros(amount: Decimal | str) -> str:
+    """1299 -> "1.299,00 €" (Spanish grouping and decimal comma, always two decimals)."""
+    value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    sign = "-" if value < 0 else ""
+    whole, cents = f"{abs(value):.2f}".split(".")
+    groups: list[str] = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return f"{sign}{'.'.join(groups)},{cents} €"
+
+
 def utcnow() -> datetime:
     """Timezone-aware now, so timestamps compare correctly across databases."""
     return datetime.now(UTC)
