@@ -56,7 +56,7 @@ browser:
 	@echo "Creado .env con una clave de administración nueva (ADMIN_API_KEY): consúltala en ese fichero."
 
 setup: install .env
-	$(BIN)/python -m data setup
+	$(BIN)/python -m manage setup
 
 # HOST and PORT (environment, `make run PORT=9000` or .env) reach the server through settings.py;
 # make passes command-line variables to the recipe's environment by itself.

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     cache_threshold: float = Field(default=0.60, ge=0.0, le=1.0)
 
     index_dir: Path = Path("")  # empty: var/index
-    policies_file: Path = Path("")  # empty: var/policies.md (installed from the sample by `python -m data setup`)
+    policies_file: Path = Path("")  # empty: var/policies.md (installed from the sample by `python -m manage setup`)
     lexicon_dir: Path = Path("")  # empty: var/lexicon (the shop's own words, added to data/lexicon's)
     search_semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
 

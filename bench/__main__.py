@@ -69,7 +69,7 @@ def run_import(var_dir: Path) -> float:
     env = {**os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": ""}
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "data", "import", str(MERCADONA), *IMPORT_ARGS, "--quiet"],
+        [sys.executable, "-m", "manage", "import", str(MERCADONA), *IMPORT_ARGS, "--quiet"],
         cwd=ROOT,
         env=env,
         check=True,

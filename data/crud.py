@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from data.models import CartLine, CatalogueMeta, Product, ProductCreate, ProductUpdate
-from data.types import utcnow
+from data.types import sale_regular_price, utcnow
 from state import SearchFilters
 
 
@@ -161,12 +161,9 @@ async def deactivate_product(session: AsyncSession, *, product: Product) -> Prod
 
 
 def _apply(product: Product, changes: dict[str, Any]) -> bool:
-    price = changes.get("price", product.price)
     regular = changes.get("regular_price", product.regular_price)
-    if regular is not None and regular <= price:
-        # A sale needs a regular price above the price: a change that breaks that ends the sale, or a later
-        # price cut would turn a stale "before" price into a fake sale.
-        changes = {**changes, "regular_price": None}
+    if regular is not None:  # a change that leaves the "before" price at or under the price ends the sale
+        changes = {**changes, "regular_price": sale_regular_price(changes.get("price", product.price), regular)}
     changed = False
     for name, value in changes.items():
         if getattr(product, name) != value:
@@ -234,7 +231,7 @@ async def retire_demo(session: AsyncSession) -> int:
 
 
 async def retire_all(session: AsyncSession) -> int:
-    """Take every product off sale and empty the carts: `python -m data reset`. Orders keep their lines."""
+    """Take every product off sale and empty the carts: `python -m manage reset`. Orders keep their lines."""
     count = await _retire(session, select(Product).where(col(Product.active).is_(True)))
     await session.execute(delete(CartLine))
     return count

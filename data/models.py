@@ -11,7 +11,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from data.types import Money, UTCDateTime, parse_money, to_money, utcnow
+from data.types import Money, UTCDateTime, parse_money, sale_regular_price, to_money, utcnow
 
 MAX_PRICE = Decimal("99999999.99")  # what NUMERIC(10,2) holds
 
@@ -79,8 +79,8 @@ class ProductBase(SQLModel):
 
     @model_validator(mode="after")
     def _on_sale_only_when_cheaper(self) -> ProductBase:
-        if self.regular_price is not None and self.regular_price <= self.price:
-            self.regular_price = None  # a compare-at price equal to the price is no sale
+        if self.regular_price is not None and sale_regular_price(self.price, self.regular_price) is None:
+            self.regular_price = None  # a compare-at price at or under the price is no sale
         return self
 
     @field_validator("sku")

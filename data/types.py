@@ -19,6 +19,14 @@ def to_money(value: Decimal | int | float | str) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def sale_regular_price(price: Decimal, regular: Decimal | None) -> Decimal | None:
+    """The "before" price only while it is above the price: otherwise there is no sale.
+
+    Used on every write, so a later price cut can never turn a stale "before" price into a fake sale.
+    """
+    return regular if regular is not None and regular > price else None
+
+
 def parse_money(raw: Any) -> Decimal:
     """Read an amount the way people write it: 24.00, 24,00, 1.299,00, 1,299.00, "24 €", "€24"."""
     if isinstance(raw, bool):

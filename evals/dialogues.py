@@ -57,9 +57,9 @@ CHECK_KEYS = ("prices", "stock", "mentions", "not_mentions", "contains", "contai
 def _data_cli(var: Path, *args: str) -> None:
     env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
            "EMBEDDINGS_PROVIDER": "use", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "data", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "manage", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise EvalConfigError(f"python -m data {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
+        raise EvalConfigError(f"python -m manage {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
 
 
 def world_var(world: str, tmp: Path) -> Path:

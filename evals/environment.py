@@ -26,7 +26,7 @@ def fresh_var(tmp: Path) -> Path:
     var = tmp / "var"
     env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": "", "INDEX_DIR": "", "GOOGLE_API_KEY": "",
            "EMBEDDINGS_PROVIDER": "use", "LOG_LEVEL": "WARNING"}  # fmt: skip
-    subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "manage", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
     return var
 
 

@@ -71,7 +71,7 @@ def sample_var(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
         await svc.close()
 
     asyncio.run(build())
-    install_policies(SAMPLE_POLICIES, tmp / "var" / "policies.md")  # what `python -m data setup` installs
+    install_policies(SAMPLE_POLICIES, tmp / "var" / "policies.md")  # what `python -m manage setup` installs
     return tmp / "var"
 
 
@@ -183,7 +183,7 @@ def stop_server(server: LiveServer) -> None:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real server over HTTP with the sample catalogue seeded by the real CLI (`python -m data setup`)."""
+    """The real server over HTTP with the sample catalogue seeded by the real CLI (`python -m manage setup`)."""
     tmp = tmp_path_factory.mktemp("live")
     env = {
         **os.environ,
@@ -193,7 +193,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "EMBEDDINGS_PROVIDER": "use",
         "GOOGLE_API_KEY": "",
     }
-    subprocess.run([sys.executable, "-m", "data", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "manage", "setup"], cwd=ROOT, env=env, check=True, capture_output=True)
     server = start_server(tmp)
     yield server
     stop_server(server)

@@ -4,7 +4,7 @@ Passages (list items, or the sentences of a paragraph) are ranked with the same 
 BM25 over Spanish stems and character trigrams, fused with the embedder's similarity — and the best section's
 best passages are quoted with its title. A question none of them really answers (too few of its words appear,
 and the meaning is not close) is reported as not covered, so the agent says so instead of quoting something else.
-The document is re-read when its file changes: `python -m data policies FILE` takes effect without a restart.
+The document is re-read when its file changes: `python -m manage policies FILE` takes effect without a restart.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HTTP API end to end: a real `python -m server` seeded by `python -m data setup`, spoken to with httpx.
+"""The HTTP API end to end: a real `python -m server` seeded by `python -m manage setup`, spoken to with httpx.
 
 Read tests compare the answers with data/catalogue/sample_products.json. Write tests create their own products
 (unique SKUs, deleted afterwards), so the sample catalogue stays as seeded for every other test of the module.

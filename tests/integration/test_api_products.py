@@ -1,6 +1,6 @@
 """/productos by SKU, prices written as people write them, sales, and owner-only data, over real HTTP.
 
-A real `python -m server` seeded by `python -m data setup` (tests/conftest.py live_server). Every test creates
+A real `python -m server` seeded by `python -m manage setup` (tests/conftest.py live_server). Every test creates
 its own products (unique SKUs, retired afterwards), so the sample catalogue stays as seeded.
 """
 

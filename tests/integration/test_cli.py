@@ -1,4 +1,4 @@
-"""`python -m data ...` as a user runs it: real subprocesses, each with its own VAR_DIR and SQLite file.
+"""`python -m manage ...` as a user runs it: real subprocesses, each with its own VAR_DIR and SQLite file.
 
 The commands are independent, so the module fixture starts them all at once and each test waits for its own:
 the whole file costs about as much as its slowest command instead of the sum of them.
@@ -53,7 +53,7 @@ class Result:
 
 
 class Command:
-    """One `python -m data ...` started in the background; `result()` waits for it."""
+    """One `python -m manage ...` started in the background; `result()` waits for it."""
 
     def __init__(self, workdir: Path, args: list[str], python_flags: tuple[str, ...] = ()) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ class Command:
         self._out, self._err = workdir / "stdout.txt", workdir / "stderr.txt"
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, *python_flags, "-m", "data", *args],
+                [sys.executable, *python_flags, "-m", "manage", *args],
                 cwd=ROOT,
                 env=cli_env(self.var_dir),
                 stdout=out,
@@ -84,7 +84,7 @@ class Command:
 def run(var_dir: Path, *args: str) -> Result:
     """A command run in the foreground against an existing VAR_DIR."""
     done = subprocess.run(
-        [sys.executable, "-m", "data", *args],
+        [sys.executable, "-m", "manage", *args],
         cwd=ROOT,
         env=cli_env(var_dir),
         capture_output=True,

@@ -105,7 +105,7 @@ MIN_NAMES_EXACT = 0.96  # measured 1.0 exact prices and 1.0 variants told apart 
 
 @pytest.fixture(scope="module")
 async def worlds() -> AsyncIterator[dict[str, Any]]:
-    """The sample shop and the Mercadona catalogue, each prepared the way a shop would (`python -m data`)."""
+    """The sample shop and the Mercadona catalogue, each prepared the way a shop would (`python -m manage`)."""
     from evals.dialogues import open_worlds
 
     async with open_worlds("offline", ["sample", "mercadona"]) as targets:

@@ -1,4 +1,4 @@
-"""A shop owner bringing their own catalogue with `python -m data`: demo out of the way, dry run, bad rows, reset.
+"""A shop owner bringing their own catalogue with `python -m manage`: demo out of the way, dry run, bad rows, reset.
 
 Real subprocesses and SQLite files; the customer's side is checked through the real chat service.
 """

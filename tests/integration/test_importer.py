@@ -398,7 +398,7 @@ async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
 async def import_into(
     sessions: Sessions, path: Path, *, chunk: int = 500
 ) -> tuple[ImportPlan, crud.UpsertCounts | None]:
-    """What `python -m data import` does with a file: validate everything, write only a clean plan, in one go."""
+    """What `python -m manage import` does with a file: validate everything, write only a clean plan, in one go."""
     plan = plan_import(path)
     if not plan.ok:
         return plan, None

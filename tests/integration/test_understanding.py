@@ -104,7 +104,7 @@ def test_a_new_version_of_the_document_is_used_without_a_restart(tmp_path: Path,
 def test_the_cli_installs_a_checked_document_and_refuses_a_broken_one(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path / "var"), "LOG_LEVEL": "WARNING"}
     good = subprocess.run(
-        [sys.executable, "-m", "data", "policies", str(SAMPLE_POLICIES)], cwd=ROOT, env=env, capture_output=True,
+        [sys.executable, "-m", "manage", "policies", str(SAMPLE_POLICIES)], cwd=ROOT, env=env, capture_output=True,
         text=True,
     )  # fmt: skip
     assert good.returncode == 0, good.stderr
@@ -113,7 +113,7 @@ def test_the_cli_installs_a_checked_document_and_refuses_a_broken_one(tmp_path: 
     broken = tmp_path / "broken.md"
     broken.write_text("sin secciones", encoding="utf-8")
     bad = subprocess.run(
-        [sys.executable, "-m", "data", "policies", str(broken)], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "manage", "policies", str(broken)], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert bad.returncode == 1 and "no tiene secciones" in bad.stderr
     assert (tmp_path / "var" / "policies.md").read_bytes() == SAMPLE_POLICIES.read_bytes()  # unchanged

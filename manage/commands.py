@@ -1,12 +1,12 @@
-"""Command line for the catalogue: `python -m data {migrate,seed,import,reset,index,setup,policies}`.
+"""The catalogue commands behind `python -m manage`: migrate, seed, import, reset, index, setup, policies.
 
-This is a composition root (like server.py): besides the data layer it drives the search index through
-`tools.catalog`, because an import is only done once the new products are searchable.
+This is a composition root (like server.py), above the layers it drives: the data layer writes, and the search
+index (`tools.catalog`) is brought up to date in the same command, because an import is only done once the new
+products are searchable.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -18,14 +18,15 @@ from typing import Any
 from tqdm import tqdm
 
 from data import crud
-from data.db import DatabaseURLError, write_session
+from data.db import create_engine, write_session
 from data.importer import ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
-from data.policies import SAMPLE_POLICIES, PoliciesError
+from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from data.policies import read as read_policies
 from data.report import describe, problems, write_rejected
-from settings import ROOT, configure_logging, get_settings
+from settings import ROOT, get_settings
+from tools.catalog import CatalogService
 
 SAMPLE_CATALOGUE = ROOT / "data" / "catalogue" / "sample_products.json"
 
@@ -57,7 +58,8 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def _parse_maps(values: Sequence[str]) -> dict[str, str]:
+def parse_maps(values: Sequence[str]) -> dict[str, str]:
+    """`--map CAMPO=COLUMNA` flags as a field → column mapping."""
     mapping: dict[str, str] = {}
     for value in values:
         name, sep, column = value.partition("=")
@@ -67,16 +69,12 @@ def _parse_maps(values: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-async def _service():
-    from tools.catalog import CatalogService
-
+async def _service() -> CatalogService:
     return CatalogService(get_settings())
 
 
 async def cmd_migrate() -> int:
     """Create or upgrade the schema; safe to repeat."""
-    from data.db import create_engine
-
     engine = create_engine(get_settings().resolved_database_url)
     try:
         await upgrade(engine)
@@ -189,7 +187,7 @@ async def cmd_reset() -> int:
         await service.load()
     finally:
         await service.close()
-    print(f"Catálogo vacío: {retired} productos retirados de la venta. Importa el tuyo con `python -m data import`.")
+    print(f"Catálogo vacío: {retired} productos retirados de la venta. Importa el tuyo con `python -m manage import`.")
     return EXIT_OK
 
 
@@ -243,84 +241,3 @@ async def cmd_setup() -> int:
     if not get_settings().resolved_policies_file.exists():
         cmd_policies(SAMPLE_POLICIES)
     return await cmd_index()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and return a process exit code (0 ok, 1 invalid file, 2 usage)."""
-    parser = argparse.ArgumentParser(prog="python -m data", description="Catálogo de Agente Vendedor")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="crea o actualiza el esquema de la base de datos")
-    seed = sub.add_parser("seed", help="carga el catálogo de ejemplo si no hay productos")
-    seed.add_argument("--force", action="store_true", help="actualiza con el catálogo de ejemplo aunque haya productos")
-    imp = sub.add_parser(
-        "import", help="importa productos de Shopify, WooCommerce, CSV, XLSX, JSON o JSONL (alta o cambio por SKU)"
-    )
-    imp.add_argument("file", type=Path)
-    imp.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="CAMPO=COLUMNA",
-        help="qué columna alimenta cada campo (sku, name, price, category, ...)",
-    )
-    imp.add_argument(
-        "--default-stock", type=int, default=None, metavar="N", help="existencias para filas sin dato de stock"
-    )
-    imp.add_argument("--dry-run", action="store_true", help="muestra cómo se leerá el fichero, sin guardar nada")
-    imp.add_argument("--format", default="auto", choices=["auto", "shopify", "woocommerce", "generic"])
-    imp.add_argument(
-        "--public-column", action="append", default=[], metavar="COLUMNA", help="muestra esta columna a los clientes"
-    )
-    imp.add_argument(
-        "--skip-invalid", action="store_true", help="importa las filas buenas y deja las malas en NOMBRE.rechazadas.csv"
-    )
-    imp.add_argument("--keep-demo", action="store_true", help="no retira los productos de ejemplo")
-    imp.add_argument("--no-index", action="store_true", help="no actualiza el índice de búsqueda")
-    imp.add_argument("--quiet", action="store_true", help="sin barra de progreso")
-    sub.add_parser("reset", help="retira todos los productos de la venta y vacía los carritos (los pedidos quedan)")
-    sub.add_parser("index", help="sincroniza (o reconstruye) el índice vectorial con la base de datos")
-    sub.add_parser("setup", help="migra, carga el catálogo de ejemplo si está vacío, indexa e instala las políticas")
-    pol = sub.add_parser(
-        "policies", help="instala un documento de políticas (Markdown) o lista las secciones del actual"
-    )
-    pol.add_argument("file", type=Path, nargs="?", default=None)
-    args = parser.parse_args(argv)
-    configure_logging(get_settings().log_level)
-    try:
-        match args.command:
-            case "migrate":
-                return asyncio.run(cmd_migrate())
-            case "seed":
-                return asyncio.run(cmd_seed(args.force))
-            case "import":
-                options = ImportOptions(
-                    explicit_map=_parse_maps(args.map),
-                    default_stock=args.default_stock,
-                    dry_run=args.dry_run,
-                    index=not args.no_index,
-                    quiet=args.quiet,
-                    file_format=args.format,
-                    public_columns=tuple(args.public_column),
-                    skip_invalid=args.skip_invalid,
-                    keep_demo=args.keep_demo,
-                )
-                return asyncio.run(import_file(args.file, options))
-            case "reset":
-                return asyncio.run(cmd_reset())
-            case "index":
-                return asyncio.run(cmd_index())
-            case "setup":
-                return asyncio.run(cmd_setup())
-            case "policies":
-                return cmd_policies(args.file)
-    except PoliciesError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except (ImportFileError, DatabaseURLError) as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
