@@ -19,9 +19,10 @@ from langgraph.runtime import Runtime
 
 from agent.cache import cache_lookup_graph, cache_store_graph, signature, worth_storing
 from agent.context import AgentContext, last_user_text
+from agent.language import folded_words
 from agent.orchestrator import orchestrator_graph
 from agent.orders import accepts, open_offer
-from agent.planner import plan_text
+from agent.planner import find_category, plan_text
 from agent.subgraphs import SUBGRAPHS
 from agent.turn import context_of
 from state import AgentState, InputState, Route
@@ -46,9 +47,10 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         # trigrams), not one stray word in a description.
         words = plan_text(text).query
         query = catalog.query(words)
-        return bool(words) and (
+        named = bool(words) and (
             snapshot.best_name_coverage(query) >= 0.5 or snapshot.best_trigram_coverage(query) >= 0.6
-        )
+        )  # or a kind of product the shop files ("tablets", "reloj inteligente")
+        return named or find_category(folded_words(text), snapshot.categories, loose=True) is not None
 
     def message_vector() -> Any:
         return catalog.embedder.query_vector(" ".join(text.split())) if text.strip() else None

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agent.language import NUMBER_WORDS
-from agent.lexicon import lexicon
+from agent.lexicon import container_pattern, lexicon, remarks
 
 #: Verbs (with their pronouns) that say "I buy it", as customers write them.
 BUY_VERBS = (  # noqa: SIM905 (a word list reads better as text)
@@ -47,11 +48,14 @@ _SPLIT = re.compile(
     r"(?<!\d),|,(?!\d)|;|\by\b|\be\b(?= [a-z])|\bmas\b(?! (?:barat|car|grande|pequen))|\bjunto con\b|\baparte\b|"
     r"\bcon (?=(?:el|la|los|las|un|una|unos|unas)\b)"
 )
-_CONTAINER = re.compile(
-    r"^(?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|sacos?|latas?|botellas?|bandejas?|charolas?|bricks?|unidades?|uds?|"
-    r"piezas?|tarrinas?|frascos?|tarros?|garrafas?|juegos?|rollos?|docenas?)"
-    r"(?: (?:grandes?|pequen[oa]s?|familiares?|individuales?))? (?:de|del)\s+"
-)
+
+
+@lru_cache(maxsize=1)
+def _container() -> re.Pattern[str]:
+    """A container at the start of a thing wanted: "botellas grandes de " (data/lexicon/attributes.json)."""
+    return re.compile(rf"^{container_pattern()}\s+")
+
+
 _COUNT = re.compile(
     r"^(?:(?:el|la|los|las) )?(un par|par|\d{1,2}|una|uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|"
     r"doce|quince|veinte|treinta|cuarenta|cincuenta)\b"
@@ -65,15 +69,26 @@ CART_TOTAL = (
     r"\bcuanto (?:es|seria|sale|salen|me sale|queda|me queda|quedaria|suma|sumaria|va|llevo|debo|pago)"
     r"(?: en| el| ahora)? (?:todo|total|en total)\b|\b(?:el|en) total$"
 )
-CHECKOUT = re.compile(
-    r"\b(?:hacer|haz|hazme|haga|realizar|realiza|confirmar|confirma|tramitar|tramita|tramitame|tramite|finalizar|"
-    r"finaliza|cerrar|cierra|terminar|termina|procesar|procesa|gestiona|formaliza|formalizar|lanza|manda)"
-    r"(?:lo|la)? (?:el |mi |la |ya el |ya la )?(?:pedido|compra|orden)\b|\bquiero (?:pedir|comprar)lo\b|"
-    r"\b(?:pasar|ir) (?:por|a) (?:caja|pagar)\b|\bcheckout\b|\bconfirm(?:a|o) (?:el |mi )?pedido\b"
-)  # the one definition: orders and the router read it too
+
+
+def _checkout() -> re.Pattern[str]:
+    """Asking to place the order ("tramita el pedido", "cerrá la compra"): data/lexicon/checkout.json."""
+    table = lexicon("checkout")
+    verbs = "|".join(re.escape(v) for v in sorted(table.get("verbs", []), key=len, reverse=True))
+    objects = "|".join(re.escape(o) for o in table.get("objects", []))
+    phrases = "|".join(re.escape(p) for p in sorted(table.get("phrases", []), key=len, reverse=True))
+    return re.compile(
+        rf"\b(?:{verbs})(?:lo|la)? (?:el |mi |la |ya el |ya la )?(?:{objects})\b"
+        + (rf"|\b(?:{phrases})\b" if phrases else "")
+    )
+
+
+CHECKOUT = _checkout()  # the one definition: orders and the router read it too
 # Once a turn is about the cart, shorter words also check out ("pagar", "cómpralo ya"); outside it "¿cómo puedo
 # pagar?" is a policy question, so these never route a message to orders.
-CHECKOUT_IN_CART = re.compile(CHECKOUT.pattern + r"|\bpagar\b|\bquiero pedir(?:lo)?$|\b/pedido\b|\bcompra(?:r)? ya\b")
+CHECKOUT_IN_CART = re.compile(
+    CHECKOUT.pattern + r"|\bpagar\b|\bquiero pedir(?:lo)?$|(?<!\w)/pedido\b|\bcompra(?:r)? ya\b"
+)
 
 
 @dataclass
@@ -109,6 +124,7 @@ _PURPOSE = re.compile(r"\bpa(?:ra)? [a-z]+(?:ar|er|ir)\b.*$")  # "un UNO para ju
 
 def wanted(folded: str) -> list[Wanted]:
     """The things a buying message asks for, in order, each with its count."""
+    folded = " ".join(remarks().sub(" ", folded).split())  # "quiero 3, una para cada hermana": 3, and a remark
     found = _wanted(folded, choice_too=False)
     if found and all(w.words in ("", "eso") for w in found):
         # "Me gustan las blancas. ¿Cuántas te quedan? Agrégame un par": the choice was said in another sentence
@@ -118,7 +134,7 @@ def wanted(folded: str) -> list[Wanted]:
             return [Wanted(w.words, count or w.count) for w in described if w.words not in ("", "eso")]
     choice = _choice_apart(folded)
     first = found[0] if found else None
-    if choice and first and (not first.words or _CONTAINER.match(f"{first.words} de ")):
+    if choice and first and (not first.words or _container().match(f"{first.words} de ")):
         # "cogeré la talla 4: ponme 2 paquetes y unos chupetes": the 2 packs are of the size chosen
         found[0] = Wanted(choice, first.count, first.container or first.words)
     return found
@@ -200,8 +216,8 @@ def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
         if match:
             count = count_of(match.group(1))
             rest = part[match.end() :].strip()
-            part = _CONTAINER.sub("", rest)
-            container = _CONTAINER.match(rest)
+            part = _container().sub("", rest)
+            container = _container().match(rest)
             package = re.sub(r"\s+(?:de|del)$", "", container.group(0).strip()) if container else ""
             if container and re.fullmatch(r"(?:de )?(?:esos|esas|estos|estas|ese|esa|los|las)?", part):
                 part = container.group(0).split()[0]  # "dos botes de esos": the cans among those shown
@@ -215,7 +231,7 @@ def _wanted(folded: str, *, choice_too: bool) -> list[Wanted]:
         if not part and out and (out[-1].count is None or not out[-1].words):
             out[-1].count = count  # "el brick de medio litro, 2": the count of the thing just named
             continue
-        if _CONTAINER.match(f"{part} de ") and out and count is not None and out[-1].count is None:
+        if _container().match(f"{part} de ") and out and count is not None and out[-1].count is None:
             out[-1].count = count  # "la plana, una bolsa"
             continue
         out.append(Wanted(part, count, package if match else ""))

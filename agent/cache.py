@@ -97,7 +97,9 @@ def signature(text: str) -> tuple[str, str] | None:
         )
         if on
     )
-    sig = "|".join([",".join(intents), ",".join(numbers), ",".join(colours), budget, flags, p.category or ""])
+    # "el lanzador Nerf, ¿cuántos dardos trae?" asks about a feature: never the answer to "¿qué lanzadores hay?"
+    feature = "f:" + ",".join(sorted((p.feature or {}).get("keys", []))) if p.feature else ""
+    sig = "|".join([",".join(intents), ",".join(numbers), ",".join(colours), budget, flags, p.category or "", feature])
     return " ".join(fold(p.query).split()), sig
 
 

@@ -18,7 +18,9 @@ from agent.context import AgentContext, turn_seed
 from agent.language import amounts_in, folded_words, pick
 from agent.lexicon import asks_policy, greeting
 from agent.respond import respond
+from agent.shipping import asks_shipping_cost, cost_line
 from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
+from tools.shop import thread_id_of
 
 Kind = Literal[
     "policy", "greeting", "thanks", "ack", "goodbye", "help", "identity", "history", "no_context", "out_of_scope"
@@ -27,7 +29,7 @@ Kind = Literal[
 PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     ("history", re.compile(r"\bque te (?:habia |he )?(?:preguntado|dicho|pedido|pregunte)\b|\bde que (?:hablabamos|estabamos)"
                            r"|\brepite\b|\blo (?:de antes|anterior)\b|\bque me (?:dijiste|has dicho|recomendaste)\b")),
-    ("help", re.compile(r"\bayuda\b|\b(?:que|q) (?:puedes|sabes|podes) hacer\b|\bcomo funciona|\bque haces\b|\b/(?:start|ayuda|help)\b"
+    ("help", re.compile(r"\bayuda\b|\b(?:que|q) (?:puedes|sabes|podes) hacer\b|\bcomo funciona|\bque haces\b|(?<!\w)/(?:start|ayuda|help)\b"
                         r"|\bpara que sirves\b|\bopciones\b")),
     ("identity", re.compile(r"\bquien eres\b|\bcomo te llamas\b|\beres (?:un )?(?:bot|robot|humano|persona|ia)\b")),
     ("thanks", re.compile(r"\bgracias\b|\bgrasias\b|\bgrax\b|\bmuy amable\b|\bte lo agradezco\b")),
@@ -90,6 +92,14 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
         case "policy":
             found = context.shop.policy(text)
             draft = composer.policy(found, context.shop.policies.contact())
+            folded = folded_words(text)
+            if asks_shipping_cost(folded):  # "¿cuánto me falta para el envío gratis?": the figure first
+                cart = await context.shop.cart(thread_id_of(config))
+                line = cost_line(context.shop.policies.shipping(), cart.total, folded, context.shop.policies.topics)
+                if line and (found is None or not found.covered):  # the rates' own section, not a guess
+                    rates = context.shop.policy(f"gastos de envío {text}")
+                    draft = composer.policy(rates, None) if rates is not None and rates.covered else ""
+                draft = f"{line}\n\n{draft}".strip() if line else draft
             amounts = [{"total": str(a)} for a in amounts_in(draft)]  # the document's figures, quoted as written
             out = await respond(context, config, state.get("messages", []), draft=draft, facts=amounts)
             return answer(out, shown=[], facts=[], query="")

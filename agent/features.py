@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from agent.language import euros, folded_words
-from agent.lexicon import lexicon
+from agent.lexicon import is_container, lexicon
 from state import CatalogueItem
 from tools.facts import display_name
 from vectorstore.text import fold, stem, words
@@ -182,6 +182,21 @@ def _vocabulary(catalogue_keys: frozenset[str] = frozenset()) -> _Vocabulary:
     )  # fmt: skip
 
 
+_COUNTED = re.compile(r"\bcuant[oa]s (\w+)(?: de \w+)? (?:trae|traen|lleva|llevan|incluye|incluyen|viene|vienen)\b")
+
+
+_WHAT_YOU_HAVE = re.compile(r"\bque ((?:\w+ ){1,5})(?:teneis|tienen|tenes|tienes|hay|vendeis|venden)$")
+
+
+def _lists_a_kind(folded: str, vocabulary: _Vocabulary) -> bool:
+    """Whether "¿qué X tenéis?" lists a kind ("¿qué pañales de talla 4 tenéis?"), not a feature ("¿qué batería tienen?")."""
+    said = _WHAT_YOU_HAVE.search(folded)
+    if said is None:
+        return False
+    rest = vocabulary.phrases.sub(" ", said.group(1))
+    return any(w not in QUESTION_FILLER and len(w) > 2 and not w.isdigit() for w in words(rest))
+
+
 @lru_cache(maxsize=4096)
 def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Feature | None:
     """The feature a folded message asks about, or None when it is not a question about features.
@@ -193,6 +208,8 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     if _SEARCHING.search(folded) or not _ASKING.search(folded) or _OTHER_QUESTION.search(folded):
         return None
     vocabulary = _vocabulary(catalogue_keys)
+    if _lists_a_kind(folded, vocabulary):
+        return None
     keys: list[str] = []
     said: list[str] = []
     direction: Direction | None = None
@@ -216,6 +233,8 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
             keys += phrase_keys
             said.append(phrase)
             direction = way
+    if (count := _counted(folded, said, catalogue_keys)) is not None:
+        return count
     if not keys:
         return None
     if direction is None:
@@ -240,10 +259,24 @@ def feature_of(folded: str, catalogue_keys: frozenset[str] = frozenset()) -> Fea
     return Feature(keys, asked or content, direction, said)
 
 
+def _counted(folded: str, said: list[str], catalogue_keys: frozenset[str]) -> Feature | None:
+    """A count asked ("¿cuántos dardos trae?"): the darts (dardos_incluidos, unidades), not a product to look for."""
+    counted = _COUNTED.search(folded)
+    if counted is None or any(counted.group(1) in s.split() for s in said):  # "¿cuántos GB tiene?": a feature
+        return None
+    noun = counted.group(1)
+    keys = [k for k in sorted(catalogue_keys) if stem(noun) in {stem(w) for w in words(k.replace("_", " "))}]
+    return Feature([*keys, "unidades", "cantidad"], [noun], None, [counted.group(0)])
+
+
 def leftover_words(query: str, feature: Feature) -> str:
     """The product words of a feature question, without the words that asked for the feature."""
     asked = {w for p in feature.phrases for w in p.split()}
-    return " ".join(w for w in query.split() if w not in asked and w not in QUESTION_FILLER)
+    if feature.direction:  # "la pantalla más grande": "grande" said which way, it names no product
+        table = lexicon("attributes")
+        asked |= {w for p in [*table.get("more", []), *table.get("less", [])] for w in str(p).split()}
+    # "¿cuántos pañales trae el paquete?": the package is the product talked about, not a product called so
+    return " ".join(w for w in query.split() if w not in asked and w not in QUESTION_FILLER and not is_container(w))
 
 
 # --------------------------------------------------------------------------- answering from the data
@@ -349,7 +382,8 @@ def about_one(item: CatalogueItem, feature: Feature, folded_question: str = "") 
     lines = description_lines(item, feature)
     if lines:
         return f"Sobre {display_name(item)}{price}: {' '.join(lines)}"
-    named = _said_by_name(item, feature)
+    # "¿lleva sal?" may be answered by the name; "¿cuánto pesa la Cosori?" asks a figure, never a yes or no
+    named = None if re.search(r"\bcuant[oa]s?\b", folded_question) else _said_by_name(item, feature)
     if named is not None:
         return f"{'Sí' if named else 'No'}, lo dice su nombre: {display_name(item)}{price}."
     known = known_text(item)
@@ -450,9 +484,14 @@ def _base(amount: str, unit: str) -> tuple[str, Decimal]:
     return ("mass" if unit in ("kg", "g") else "volume"), value
 
 
+_RANGE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:-|–|a)\s*\d+(?:[.,]\d+)?\s*[a-z]+")
+
+
 def content_of(item: CatalogueItem, dimension: str) -> Decimal | None:
     """How much product there is (g, ml or units) according to the name and the attributes."""
     texts = [fold(str(v)) for v in (item.attributes or {}).values()] + [fold(item.name)]
+    # "para perros de 10-25 kg", "(6–10 kg)": a range says who it is for, never how much is inside
+    texts = [_RANGE.sub(" ", t) for t in texts]
     for text in texts:
         if dimension == "count":
             match = _COUNT.search(text)

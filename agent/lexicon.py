@@ -22,7 +22,7 @@ def lexicon(name: str) -> dict[str, Any]:
     return load(name, get_settings().resolved_lexicon_dir)
 
 
-def _phrases(values: list[str]) -> re.Pattern[str]:
+def phrases(values: list[str]) -> re.Pattern[str]:
     """One regex for a list of folded words and phrases, longest first, on word boundaries."""
     ordered = sorted({v for v in values if v}, key=len, reverse=True)
     if not ordered:
@@ -33,7 +33,7 @@ def _phrases(values: list[str]) -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def policy_cues() -> re.Pattern[str]:
     """Words that make a message a question about the shop (shipping, returns, payment, hours...)."""
-    return _phrases(list(lexicon("policies").get("cues", [])))
+    return phrases(list(lexicon("policies").get("cues", [])))
 
 
 def asks_policy(folded: str) -> bool:
@@ -48,7 +48,7 @@ def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
         short = " ".join(w for w in phrase.split() if w not in ("de", "del", "la", "el", "para", "con"))
         table.setdefault(short, table[phrase])
     plurals = [f"{w}es" if w.endswith(("l", "n", "r", "d", "z")) else f"{w}s" for w in table if " " not in w]
-    return _phrases([*table, *(p for p in plurals if p not in table)]), table
+    return phrases([*table, *(p for p in plurals if p not in table)]), table
 
 
 def catalogue_words(
@@ -82,6 +82,12 @@ def catalogue_words(
     return pattern.sub(swap, query)
 
 
+def is_regional(word: str) -> bool:
+    """Whether a folded word is one of the synonyms table's customer words ("heladera", "palta", "frutillas")."""
+    table = _synonyms()[1]
+    return any(w in table for w in (word, word[:-1], word[:-2]) if w)
+
+
 @lru_cache(maxsize=1)
 def kind_words() -> dict[str, str]:
     """Everyday words for kinds of product -> the subcategory name (folded) a shop files them under."""
@@ -91,7 +97,7 @@ def kind_words() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def _spelling() -> tuple[re.Pattern[str], dict[str, str]]:
     table = {k: str(v) for k, v in lexicon("spelling").get("words", {}).items() if k != v}
-    return _phrases(list(table)), table
+    return phrases(list(table)), table
 
 
 def respell(folded: str) -> str:
@@ -114,7 +120,7 @@ def _purposes() -> tuple[re.Pattern[str], dict[str, dict[str, Any]], re.Pattern[
     keys = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
     # "para correr", "para salir a trotar", "para la oficina", "para mi perro"; "running", "gaming" on their own
     pattern = re.compile(rf"\bpa(?:ra)? (?:\w+ ){{0,3}}?({keys})\b|\b(running|gaming|camping|teletrabajo)\b")
-    return pattern, table, _phrases(list(data.get("gift", [])))
+    return pattern, table, phrases(list(data.get("gift", [])))
 
 
 def purpose_of(folded: str) -> tuple[str, list[str], str, bool] | None:
@@ -144,7 +150,7 @@ def people() -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def interjections() -> re.Pattern[str]:
     """Words that pad a turn ("vale", "órale", "ah, qué pena"): data/lexicon/fillers.json."""
-    return _phrases(list(lexicon("fillers").get("interjections", [])))
+    return phrases(list(lexicon("fillers").get("interjections", [])))
 
 
 @lru_cache(maxsize=1)
@@ -166,7 +172,7 @@ def brand_kind(words: list[str]) -> tuple[str, str] | None:
 @lru_cache(maxsize=1)
 def _loose() -> tuple[re.Pattern[str], frozenset[str]]:
     data = lexicon("attributes")
-    return _phrases(list(data.get("loose_words", []))), frozenset(data.get("loose_packages", []))
+    return phrases(list(data.get("loose_words", []))), frozenset(data.get("loose_packages", []))
 
 
 def loose_said(folded: str) -> re.Match[str] | None:
@@ -178,6 +184,34 @@ def sold_loose(attributes: dict[str, object]) -> bool:
     """Whether a product's package or size says it is sold by the piece ("Pieza", "a granel")."""
     values = {str(v).casefold().strip(" .") for v in attributes.values()}
     return any(v == p or v.startswith(f"{p} ") for v in values for p in _loose()[1])
+
+
+def _plurals(words: list[str]) -> str:
+    """A regex alternation of the words and their plurals ("unidad" -> unidad|unidades, "lata" -> lata|latas)."""
+    forms = {f for w in words for f in (w, f"{w}es" if len(w) > 2 and w[-1] in "dlnrz" else f"{w}s")}
+    return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+
+
+def is_container(words: str) -> bool:
+    """Whether the words are only a container ("paquetes", "dos botellas grandes"): a count of something else."""
+    table = lexicon("attributes")
+    nouns = _plurals([str(w) for w in table.get("containers", [])])
+    sizes = _plurals([str(w) for w in table.get("container_sizes", [])])
+    return (
+        bool(nouns) and re.fullmatch(rf"(?:{nouns})(?: (?:{sizes}))?" if sizes else rf"(?:{nouns})", words) is not None
+    )
+
+
+@lru_cache(maxsize=1)
+def container_pattern() -> str:
+    """A container and the "de" after it ("bolsas de", "frascos grandes de"); the words are in (data/lexicon/attributes.json) and the "de" after it.
+
+    A regex fragment without anchors or groups, so the planner and the order parser each place it as they need.
+    """
+    table = lexicon("attributes")
+    nouns = _plurals([str(w) for w in table.get("containers", [])]) or "(?!x)x"
+    sizes = _plurals([str(w) for w in table.get("container_sizes", [])])
+    return rf"(?:{nouns})(?: (?:{sizes}))? (?:de|del)\b" if sizes else rf"(?:{nouns}) (?:de|del)\b"
 
 
 @lru_cache(maxsize=1)
@@ -201,7 +235,7 @@ def remarks() -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def offer_words() -> re.Pattern[str]:
     """Words asking what is on sale ("de oferta", "rebajado", "con descuento"): data/lexicon/offers.json."""
-    return _phrases(list(lexicon("offers").get("words", [])))
+    return phrases(list(lexicon("offers").get("words", [])))
 
 
 @lru_cache(maxsize=1)

@@ -20,12 +20,12 @@ from langgraph.types import interrupt
 from agent import buying, composer, references
 from agent.context import AgentContext, turn_seed
 from agent.language import folded_words, number_from_words
-from agent.lexicon import loose_said, purpose_of, sold_loose, variant_words
+from agent.lexicon import is_container, loose_said, purpose_of, sold_loose, variant_words
 from agent.planner import Plan, clean_query, colour_of, named_in_play, ordinal_refs
 from agent.respond import respond
 from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
 from data.orders import OutOfStockError
-from state import CartFact, ProductFact
+from state import CartFact, CatalogueItem, ProductFact
 from tools.facts import cart_facts, fact
 from tools.shop import ToolError, thread_id_of
 from vectorstore.text import fold, normalise_units, stem
@@ -37,7 +37,7 @@ REMOVE_COUNT = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w* (\d{1,2}|un|una|
 ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
 SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |la |mi )?(?:carrito|cesta|carro)\b|"
-                  r"\b/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|" + buying.CART_TOTAL)  # fmt: skip
+                  r"(?<!\w)/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|" + buying.CART_TOTAL)  # fmt: skip
 YES = re.compile(r"^(?:(?:orale|andale|bueno|pues),? )?(?:si|sip|vale|ok|okay|okey|confirmo|confirmado|de acuerdo|adelante|claro|venga|dale|perfecto|listo|"
                  r"correcto|hazlo|si,? (?:confirmo|por favor|adelante|claro|hazlo)|por supuesto|afirmativo)\b")  # fmt: skip
 NO = re.compile(
@@ -268,19 +268,7 @@ async def _to_add(
         words = thing.words.strip()
         every = _ALL_OF.match(words)
         if every:
-            n_said = buying.count_of(every.group(1)) if every.group(1) else 0
-            group = p.references if len(p.references) >= 2 else in_play
-            if n_said == 2 and len(group) < 2 and len(seen) >= 2:
-                group = seen[:2]  # "las dos": the last two products talked about
-            elif n_said == 2 and re.search(r"\b(?:cosas|productos|articulos)\b", words) and in_play:
-                # "agrega las dos cosas": what the last request found and the thing talked about before it
-                before = next((f for f in seen if all(f.get("id") != i.get("id") for i in in_play)), None)
-                group = [in_play[0], before] if before else group
-            n = buying.count_of(every.group(1)) if every.group(1) else len(group)
-            if focus and n and (len(group) < n or int(focus.get("stock", 0)) == n or (len(asked) == 1 and n > 3)):
-                found.append((int(focus["id"]), n))  # "dame los 3" (that are left): units, not products
-            else:
-                found += [(int(f["id"]), thing.count or 1) for f in group[: n or len(group)]]
+            found += _all_of(every, thing, asked, p, in_play, seen, focus)
             continue
         # "2 frascos grandes de durazno" among the peaches shown: the customer's words in the catalogue's
         as_named = in_catalogue_words(words, context.shop.catalog.index.snapshot()) if words else words
@@ -291,42 +279,19 @@ async def _to_add(
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
+        if focus is not None and is_container(words):  # "ponme dos paquetes": of the product talked about
+            found.append((int(focus["id"]), count))
+            continue
+        loose = _loose_in_play(context, words, in_play)
+        if loose is not None:  # "dame 4 sueltas" after the avocados: the one sold by the piece
+            found.append((int(loose["id"]), count))
+            continue
         versioned = f"{_singular(thing.container)} {words}".strip() if thing.container else words
         other = await _other_version(context, versioned, found, focus)
         if other is not None:  # "pásame las 2 de L y una M": the same shirt in M
             found.append((other.id, count))
             continue
-        # "pilas para el mouse": pilas (what it is), not the mouse it is for
-        head = re.sub(r"\s+para (?:el|la|los|las|mi|tu|su|un|una)\b.*$", "", words)
-        plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
-        query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
-        said_for = re.search(re.escape(words) + r"\s+(pa(?:ra)? [^,.?]*)", p.folded) if words else None
-        purpose = purpose_of(words) or (purpose_of(said_for.group(1)) if said_for else None)
-        if query and purpose and purpose[2]:  # "unas calcetas para correr": running socks
-            query = " ".join(dict.fromkeys([*(w for w in query.split() if w != purpose[0]), *purpose[2].split()]))
-        match = await context.shop.best_match(search_query(context, query, query)) if query else None
-        if match is not None and instead_of is not None and match.subcategory != instead_of.subcategory:
-            # "quita la Hellmann's y pon una Hacendado de bote": a Hacendado mayonnaise, what it replaces
-            head = f"{fold(instead_of.name).split()[0]} {query}"
-            other = await context.shop.best_match(search_query(context, head, head))
-            match = other if other is not None and other.subcategory == instead_of.subcategory else match
-        if match is not None and thing.container:  # "6 botellas de Iso drink": the bottle, not the can
-            packed_query = f"{query} {_singular(thing.container)}"
-            packed_match = await context.shop.best_match(search_query(context, packed_query, packed_query))
-            if packed_match is not None and context.shop.is_namesake(packed_match, match):
-                match = packed_match
-        loose = loose_said(query) if match is not None else None
-        if (
-            loose is not None and match is not None and not sold_loose(match.attributes)
-        ):  # "3 aguacates sueltos": by the piece
-            plain_query = " ".join((query[: loose.start()] + query[loose.end() :]).split())
-            hits = await context.shop.search(search_query(context, plain_query, plain_query), limit=8)
-            match = next((h.item for h in hits if h.name_match >= 0.999 and sold_loose(h.item.attributes)), match)
-        if match is not None:  # "una mayonesa Hellmann's de 475 ml", "una Hacendado de bote": that version
-            said = references.read(normalise_units(words))
-            version = references.Phrase(words=[w for w in said.words if w in variant_words()], measures=said.measures)
-            sized = references.narrow(version, [fact(n) for n in context.shop.namesakes(match)])
-            match = context.shop.catalog.index.items.get(int(sized[0]["id"]), match) if len(sized) == 1 else match
+        match = await _catalogue_match(context, thing, p, instead_of)
         if match is None:
             problems.append(
                 f"No encuentro «{words}» en el catálogo." if words else "¿Qué producto quieres añadir? Dime cuál."
@@ -339,6 +304,75 @@ async def _to_add(
             continue
         merged.append((pid, count))
     return merged, problems
+
+
+def _loose_in_play(context: AgentContext, words: str, in_play: list[ProductFact]) -> ProductFact | None:
+    """The one product on the table sold by the piece, when the words say only that ("4 sueltas")."""
+    said = loose_said(words)
+    if said is None or clean_query(words[: said.start()] + " " + words[said.end() :]).strip():
+        return None
+    items = context.shop.catalog.index.items
+    loose = [f for f in in_play if int(f["id"]) in items and sold_loose(items[int(f["id"])].attributes)]
+    return loose[0] if len(loose) == 1 else None
+
+
+def _all_of(
+    every: re.Match[str], thing: buying.Wanted, asked: list[buying.Wanted], p: Plan,
+    in_play: list[ProductFact], seen: list[ProductFact], focus: ProductFact | None,
+) -> list[tuple[int, int]]:  # fmt: skip
+    """The products in play, or units of the focus: "los dos", "las tres", "todos", "dame los 3 (que quedan)"."""
+    words = thing.words.strip()
+    n_said = buying.count_of(every.group(1)) if every.group(1) else 0
+    group = p.references if len(p.references) >= 2 else in_play
+    if n_said == 2 and len(group) < 2 and len(seen) >= 2:
+        group = seen[:2]  # "las dos": the last two products talked about
+    elif n_said == 2 and re.search(r"\b(?:cosas|productos|articulos)\b", words) and in_play:
+        # "agrega las dos cosas": what the last request found and the thing talked about before it
+        before = next((f for f in seen if all(f.get("id") != i.get("id") for i in in_play)), None)
+        group = [in_play[0], before] if before else group
+    n = buying.count_of(every.group(1)) if every.group(1) else len(group)
+    if focus and n and (len(group) < n or int(focus.get("stock", 0)) == n or (len(asked) == 1 and n > 3)):
+        return [(int(focus["id"]), n)]  # "dame los 3" (that are left): units, not products
+    return [(int(f["id"]), thing.count or 1) for f in group[: n or len(group)]]
+
+
+async def _catalogue_match(
+    context: AgentContext, thing: buying.Wanted, p: Plan, instead_of: Any
+) -> CatalogueItem | None:
+    """The product a thing wanted names in the catalogue, in the version, package or loose form said (or None)."""
+    words = thing.words.strip()
+    # "pilas para el mouse": pilas (what it is), not the mouse it is for
+    head = re.sub(r"\s+para (?:el|la|los|las|mi|tu|su|un|una)\b.*$", "", words)
+    plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
+    query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
+    said_for = re.search(re.escape(words) + r"\s+(pa(?:ra)? [^,.?]*)", p.folded) if words else None
+    purpose = purpose_of(words) or (purpose_of(said_for.group(1)) if said_for else None)
+    if query and purpose and purpose[2]:  # "unas calcetas para correr": running socks
+        query = " ".join(dict.fromkeys([*(w for w in query.split() if w != purpose[0]), *purpose[2].split()]))
+    match = await context.shop.best_match(search_query(context, query, query)) if query else None
+    if match is not None and instead_of is not None and match.subcategory != instead_of.subcategory:
+        # "quita la Hellmann's y pon una Hacendado de bote": a Hacendado mayonnaise, what it replaces
+        head = f"{fold(instead_of.name).split()[0]} {query}"
+        other = await context.shop.best_match(search_query(context, head, head))
+        match = other if other is not None and other.subcategory == instead_of.subcategory else match
+    if match is not None and thing.container:  # "6 botellas de Iso drink": the bottle, not the can
+        packed_query = f"{query} {_singular(thing.container)}"
+        packed_match = await context.shop.best_match(search_query(context, packed_query, packed_query))
+        if packed_match is not None and context.shop.is_namesake(packed_match, match):
+            match = packed_match
+    loose = loose_said(query) if match is not None else None
+    if (
+        loose is not None and match is not None and not sold_loose(match.attributes)
+    ):  # "3 aguacates sueltos": by the piece
+        plain_query = " ".join((query[: loose.start()] + query[loose.end() :]).split())
+        hits = await context.shop.search(search_query(context, plain_query, plain_query), limit=8)
+        match = next((h.item for h in hits if h.name_match >= 0.999 and sold_loose(h.item.attributes)), match)
+    if match is not None:  # "una mayonesa Hellmann's de 475 ml", "una Hacendado de bote": that version
+        said = references.read(normalise_units(words))
+        version = references.Phrase(words=[w for w in said.words if w in variant_words()], measures=said.measures)
+        sized = references.narrow(version, [fact(n) for n in context.shop.namesakes(match)])
+        match = context.shop.catalog.index.items.get(int(sized[0]["id"]), match) if len(sized) == 1 else match
+    return match
 
 
 _VERSION_TOKEN = re.compile(

@@ -18,7 +18,17 @@ from typing import Any
 from agent import references
 from agent.features import feature_of, leftover_words
 from agent.language import COLOURS, NUMBER_WORDS, ORDINALS
-from agent.lexicon import interjections, is_gift, kind_words, offer_words, people, purpose_of, remarks, respell
+from agent.lexicon import (
+    container_pattern,
+    interjections,
+    is_gift,
+    kind_words,
+    offer_words,
+    people,
+    purpose_of,
+    remarks,
+    respell,
+)
 from data.types import parse_money
 from state import ProductFact
 from vectorstore.text import fold, stem, words
@@ -29,7 +39,8 @@ FILLER = [
     r"(?:el |la )?precio", r"me (?:pasas|pasas|dices|das|podrias decir|puedes decir) (?:el precio de )?",
     r"(?:hay|teneis|tienen|tienes|tenes|tendreis|tendrian|venden|vendeis|vendes) (?:stock de |existencias de )?",
     r"quedan?(?: unidades de)?", r"esta(?:n)? disponibles?", r"disponibilidad de", r"en stock", r"stock de", r"stock",
-    r"existencias de", r"existencias", r"unidades de", r"busco", r"estoy buscando", r"buscaba", r"quiero ver",
+    r"existencias de", r"existencias", r"unidades de", r"busco", r"estoy buscando", r"buscaba",
+    r"(?:ando|andaba|andamos|estaba|estamos) buscando", r"queria ver", r"quiero ver",
     r"quisiera ver", r"quiero", r"quisiera", r"necesito", r"me gustaria", r"muestrame", r"ensename", r"enseñame",
     r"dime", r"me recomiendas", r"que me recomiendas", r"recomiendame", r"me aconsejas", r"aconsejame",
     r"recomendacion(?:es)?", r"algo (?:parecido|similar) (?:a|al)", r"parecido(?:s)? (?:a|al)", r"similar(?:es)? (?:a|al)",
@@ -51,7 +62,8 @@ FILLER = [
 _FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLER) + r")\b")
 _STOP = {
     "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "al", "a", "que", "y", "o", "me", "te", "se",
-    "por", "para", "con", "en", "es", "son", "lo", "le", "les", "mi", "tu", "su", "algo", "alguno", "alguna", "cual",
+    "por", "para", "con", "en", "es", "son", "lo", "le", "les", "mi", "tu", "su", "algo", "alguno", "alguna", "algun",
+    "algunos", "algunas", "cual",
     "cuales", "como", "donde", "cuando", "si", "no", "ya", "tambien", "ademas", "pero", "mas", "muy", "tan", "hay",
     "vosotros", "ustedes", "usted", "favor", "ese", "esa", "este", "esta", "eso", "esto", "aqui", "ahi", "ahora",
     "tienda", "teneis", "tienen", "tienes", "x", "euros", "euro", "eur", "e", "primero", "primera", "primer",
@@ -75,9 +87,9 @@ _BUDGET_PATTERNS = [
     # "de 20 a 30 euros": a range only when it says money (not "de 2 a 3 días")
     (re.compile(r"\bde " + _AMOUNT + r" a " + _AMOUNT + r"(?=\s*(?:€|euros?|eur|pavos|lucas))"), "range"),
     (re.compile(r"(?:menos de|por debajo de(?: los)?|hasta|maximo|max\.?|no mas de|inferior a|como mucho|tope de|"
-                r"presupuesto de|que no pase de|"
-                r"sin pasar(?:me|nos)? de|sin superar|no pasar de|que no supere|que no cueste mas de)"
-                r" " + _AMOUNT), "max"),
+                r"presupuesto de|que no (?:se )?pase de|que no (?:supere|exceda|sobrepase)|"
+                r"sin pasar(?:me|nos)? de|sin superar|no pasar de|que no cueste mas de)"
+                r" (?:(?:los|las|unos|unas) )?" + _AMOUNT), "max"),
     (re.compile(r"(?:mas de|por encima de|minimo|desde|superior a|a partir de) " + _AMOUNT), "min"),
     # "de unos 30 €", "sobre 50 euros", "alrededor de 100": about that much, so a little over is fine
     (re.compile(r"(?:unos|unas|sobre|alrededor de|aproximadamente|aprox\.?|mas o menos|cerca de) " + _AMOUNT
@@ -229,13 +241,15 @@ _INFINITIVE_PURPOSE = re.compile(
     r"(?:(?:lo|la|los|las|le|les|me|te|se)\b(?: \w+){0,3}|(?: (?:al|el|la|los|las|en|con|de|un|una|mi|su|unas?|unos?)\b)?"
     r"(?: \w+){1,3})(?=\s*[,.;]|$)"
 )
-_CONTAINER = re.compile(
-    r"\b(\d{1,2}|un|una|unos|unas|dos|tres|cuatro|cinco|seis) (?:bolsas?|paquetes?|packs?|botes?|sobres?|cajas?|"
-    r"sacos?|latas?|botellas?) de\b"
-)
 
 
-_QUALIFIER = re.compile(r"\b(con|sin) ((?:(?!(?:para|y|que|en|por|pero|o)\b)\w+ ?){1,4})")
+@lru_cache(maxsize=1)
+def _container() -> re.Pattern[str]:
+    """A count and its container: "2 bolsas de" (data/lexicon/attributes.json); group 1 is the count."""
+    return re.compile(rf"\b(\d{{1,2}}|un|una|unos|unas|dos|tres|cuatro|cinco|seis) {container_pattern()}")
+
+
+_QUALIFIER = re.compile(r"\b(con|sin) ((?:(?!(?:para|y|que|en|por|pero|o|mas|menos)\b)\w+ ?){1,4})")
 _SMALL_WORDS = frozenset(["de", "del", "la", "el", "los", "las", "un", "una", "unos", "unas", "al"])
 
 
@@ -256,7 +270,7 @@ def stop_word(word: str) -> bool:
 
 def clean_query(folded: str) -> str:
     """The product words of a message: intent phrases, budget and filler removed."""
-    text = _CONTAINER.sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag
+    text = _container().sub(r"\1", folded)  # "2 bolsas de briquetas": 2 of the briquettes, not of a bag
     text = _FILLER_RE.sub(" ", text)
     text = remarks().sub(" ", text)  # "vivo en Valencia", "de 55 pulgadas pa arriba" (data/lexicon/fillers.json)
     text = re.sub(r"[¿?¡!.,;:()\"'«»]", " ", text)
@@ -295,63 +309,16 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     folded = respell(" ".join(re.sub(r"[¿?¡!;:()\"'«»]", " ", folded).split()))
     low, high, rest = budget(folded)
     result = Plan(text=text, folded=folded, query="", min_price=low, max_price=high)
-    result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
-    result.dearest = bool(re.search(r"\bmas car[oa]s?\b|\bde mas precio\b|\bgama alta\b", folded))
-    result.in_stock = bool(re.search(r"\b(?:en stock|disponibles?|que teng(?:ais|an)|que haya)\b", folded))
-    result.include_sold_out = bool(
-        re.search(r"\baunque (?:este|esten|estuviera|estuvieran) agotad|\bincluso agotad", folded)
-    )
-    result.details = bool(re.search(DETAILS, folded))
+    _read_flags(result, folded)
     result.quantity = quantity(rest)
     result.references = ordinal_refs(folded, products)
-    # "esta" folded may be the verb "está" ("¿está disponible la PS5?"): a demonstrative is not followed by
-    # a state or a preposition.
-    verb_esta = re.search(r"\best[aá]\b", text.casefold()) and "está" in text.casefold()
-    demonstrative = re.search(
-        r"\b(?:ese|esa|este|eso|esto|el mismo|la misma|aquel|aquella)\b(?! (?:mas|menos))|"
-        r"\besta\b(?! (?:disponible|disponibles|agotad[oa]|en |de |rebajad[oa]|bien|mal|a |al |incluid[oa]|list[oa]|"
-        r"el |la |los |las |muy|tan|mas|menos))|"
-        r"\b(?:lo|la|los|las) (?:quiero|compro|llevo|anado|añado|pido|reservo|tienes|teneis|tienen|hay)\b|"
-        r"\b(?:el|la|los|las|lo) que (?:queda|quedan|hay)\b|"
-        r"\b(?:anad|agreg|met|pon|compr|quit|reserv|llev|sac|elimin|dam|guard|envi|apunt)\w*?(?:me|te)?(?:lo|la|los|las)\b",
-        folded,
-    )
-    if verb_esta and demonstrative and demonstrative.group(0) == "esta":
-        demonstrative = None
+    demonstrative = _demonstrative(text, folded)
     both = re.search(r"\b(?:ambos|los dos|las dos|los tres)\b", folded)
     if both and products:
         result.references = products[: 3 if "tres" in both.group(0) else 2]
-    result.variant_words = (
-        [colour for w in re.findall(r"\b(?:en|de|color|los|las) (\w+)", folded) if (colour := colour_of(w)) is not None]
-        + [m.replace(" ", "") for m in re.findall(r"\b\d{2,4} ?(?:gb|tb)\b|\btalla \d{2}\b", folded)]
-        + re.findall(r"\b(\d{2,3}) ?(?:pulgadas|\")", folded)  # "¿y la de 55 pulgadas?" (names write 55")
-    )
-    if not result.variant_words:  # "¿y en 128?", "¿y de 256?", "¿y la 43?"
-        result.variant_words = re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
-    minimum = _AT_LEAST.search(rest)
-    if minimum:  # "de 55 pulgadas pa arriba": any size from 55 inches, not the 55-inch one
-        result.at_least = f"{minimum.group(1) or minimum.group(3)} {minimum.group(2) or minimum.group(4)}"
-        rest = rest[: minimum.start()] + " " + rest[minimum.end() :]
-    # "para hacerlo al horno", "para hacer medialunas", "para jugar en familia": what it is for, not what it is
-    result.purpose_said = " ".join(m.group(0) for m in _INFINITIVE_PURPOSE.finditer(rest))
-    rest = _INFINITIVE_PURPOSE.sub(" ", rest)
-    result.on_sale = bool(offer_words().search(rest))  # data/lexicon/offers.json: never product words
-    rest = offer_words().sub(" ", rest)
-    query = clean_query(rest)
-    purpose = purpose_of(folded)
-    result.gift = is_gift(folded)
-    if purpose is not None:
-        result.purpose, result.purpose_words = purpose[0], purpose[2]
-        result.purpose_kinds = [categories[k] for k in purpose[1] if categories and k in categories]
-        if result.purpose_kinds and purpose[3]:  # "para correr": the kind says it; the words stay out of the search
-            query = " ".join(w for w in query.split() if w != purpose[0] and w not in ("salir", "ir", "hacer"))
-    feature = feature_of(folded, attribute_keys)
-    if feature is not None:
-        # "¿de cuántas pulgadas es?": the words asked about the product in focus, not for a search
-        result.feature = asdict(feature)
-        query = leftover_words(query, feature)
-        if not query:
-            result.is_reference = True
+    result.variant_words = _variant_words(folded)
+    query = clean_query(_set_aside(result, rest))
+    query = _purpose_and_feature(result, folded, query, categories, attribute_keys)
     result.is_reference = result.is_reference or bool(result.references) or bool(_REFERENCE_WORDS.search(folded))
     if (result.cheapest or result.dearest) and not query and products:
         ranked = sorted(products, key=lambda p: Decimal(p.get("price", "0")))
@@ -364,21 +331,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.is_reference = True
         query = ""
     if not result.references and products and query:
-        result.references = named_in_play(query, products)
-        result.is_reference = result.is_reference or bool(result.references)
-        by_price = _BY_PRICE.search(folded)
-        if not result.references and by_price and len(products) >= 2:
-            # "¿y el caro friega también?": the dear one of those shown, and a question about it
-            picked = named_in_play(by_price.group(0), products)
-            if len(picked) == 1:
-                result.references, result.is_reference = picked, True
-                query = " ".join(w for w in query.split() if w not in by_price.group(0).split())
-        if not result.references:
-            # "¿cuánto sale la con sal?" when two of those shown are "con sal": both, said apart
-            fitting = references.narrow(references.read(query), products)
-            if 1 < len(fitting) < len(products):
-                result.candidates = fitting
-                result.is_reference = True
+        query = _refer_in_play(result, query, folded, products)
     if not result.references and not result.candidates and seen and query and (demonstrative or _PICK.search(folded)):
         # "me quedo con la Spigen, añádela": the Spigen shown earlier in the conversation, the latest one
         result.references = named_in_play(query, seen, latest=True)
@@ -397,17 +350,118 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.references = [focus]
         result.is_reference = True
     if categories:
-        # in a question about features, the words that asked ("¿cuál tiene más almacenamiento?") name no kind
-        source = query if result.feature else folded
-        result.category = find_category(source, categories, loose=False)
-        if result.category and len(set(query.split()) - set(words(result.category))) > 1:
-            # "bebida de soja con chocolate Hacendado" names a product, not the category "Chocolate"
-            result.category = None
-        result.kind = result.category or find_category(source, categories, loose=True)
-        if result.kind and not result.category and only_kind_words(query):
-            result.category = result.kind  # the words name a kind of product and nothing else
+        _read_kind(result, query, folded, categories)
     result.query = query
     return result
+
+
+def _read_flags(result: Plan, folded: str) -> None:
+    """Sort, stock and detail words: "el más barato", "en stock", "aunque esté agotado", "detalles"."""
+    result.cheapest = bool(re.search(r"\bmas (?:barat|econom)|\bmejor precio\b|\bel minimo\b", folded))
+    result.dearest = bool(re.search(r"\bmas car[oa]s?\b|\bde mas precio\b|\bgama alta\b", folded))
+    result.in_stock = bool(re.search(r"\b(?:en stock|disponibles?|que teng(?:ais|an)|que haya)\b", folded))
+    result.include_sold_out = bool(
+        re.search(r"\baunque (?:este|esten|estuviera|estuvieran) agotad|\bincluso agotad", folded)
+    )
+    result.details = bool(re.search(DETAILS, folded))
+
+
+def _demonstrative(text: str, folded: str) -> re.Match[str] | None:
+    """A word pointing at something already talked about ("ese", "añádelo", "lo que queda"), if any.
+
+    "esta" folded may be the verb "está" ("¿está disponible la PS5?"): a demonstrative is not followed by a
+    state or a preposition.
+    """
+    verb_esta = re.search(r"\best[aá]\b", text.casefold()) and "está" in text.casefold()
+    demonstrative = re.search(
+        r"\b(?:ese|esa|este|eso|esto|el mismo|la misma|aquel|aquella)\b(?! (?:mas|menos))|"
+        r"\besta\b(?! (?:disponible|disponibles|agotad[oa]|en |de |rebajad[oa]|bien|mal|a |al |incluid[oa]|list[oa]|"
+        r"el |la |los |las |muy|tan|mas|menos))|"
+        r"\b(?:lo|la|los|las) (?:quiero|compro|llevo|anado|añado|pido|reservo|tienes|teneis|tienen|hay)\b|"
+        r"\b(?:el|la|los|las|lo) que (?:queda|quedan|hay)\b|"
+        r"\b(?:anad|agreg|met|pon|compr|quit|reserv|llev|sac|elimin|dam|guard|envi|apunt)\w*?(?:me|te)?(?:lo|la|los|las)\b",
+        folded,
+    )
+    if verb_esta and demonstrative and demonstrative.group(0) == "esta":
+        return None
+    return demonstrative
+
+
+def _variant_words(folded: str) -> list[str]:
+    """Words that pick a version: a colour, "256 GB", "talla 42", "55 pulgadas", or a bare "¿y en 128?"."""
+    said = (
+        [colour for w in re.findall(r"\b(?:en|de|color|los|las) (\w+)", folded) if (colour := colour_of(w)) is not None]
+        + [m.replace(" ", "") for m in re.findall(r"\b\d{2,4} ?(?:gb|tb)\b|\btalla \d{2}\b", folded)]
+        + re.findall(r"\b(\d{2,3}) ?(?:pulgadas|\")", folded)  # "¿y la de 55 pulgadas?" (names write 55")
+    )
+    return said or re.findall(r"^(?:y )?(?:en|de|el de|la de|la|el) (\d{2,4})$", folded)
+
+
+def _set_aside(result: Plan, rest: str) -> str:
+    """Take out what is not product words and note it: a minimum size, an infinitive purpose, an offer word."""
+    minimum = _AT_LEAST.search(rest)
+    if minimum:  # "de 55 pulgadas pa arriba": any size from 55 inches, not the 55-inch one
+        result.at_least = f"{minimum.group(1) or minimum.group(3)} {minimum.group(2) or minimum.group(4)}"
+        rest = rest[: minimum.start()] + " " + rest[minimum.end() :]
+    # "para hacerlo al horno", "para hacer medialunas", "para jugar en familia": what it is for, not what it is
+    result.purpose_said = " ".join(m.group(0) for m in _INFINITIVE_PURPOSE.finditer(rest))
+    rest = _INFINITIVE_PURPOSE.sub(" ", rest)
+    result.on_sale = bool(offer_words().search(rest))  # data/lexicon/offers.json: never product words
+    return offer_words().sub(" ", rest)
+
+
+def _purpose_and_feature(
+    result: Plan, folded: str, query: str, categories: dict[str, str] | None, attribute_keys: frozenset[str]
+) -> str:
+    """Note a purpose ("para correr") and a feature asked ("¿cuántas pulgadas?"); return the query without them."""
+    purpose = purpose_of(folded)
+    result.gift = is_gift(folded)
+    if purpose is not None:
+        result.purpose, result.purpose_words = purpose[0], purpose[2]
+        result.purpose_kinds = [categories[k] for k in purpose[1] if categories and k in categories]
+        if result.purpose_kinds and purpose[3]:  # "para correr": the kind says it; the words stay out of the search
+            query = " ".join(w for w in query.split() if w != purpose[0] and w not in ("salir", "ir", "hacer"))
+    feature = feature_of(folded, attribute_keys)
+    if feature is not None:
+        # "¿de cuántas pulgadas es?": the words asked about the product in focus, not for a search
+        result.feature = asdict(feature)
+        query = leftover_words(query, feature)
+        if not query:
+            result.is_reference = True
+    return query
+
+
+def _refer_in_play(result: Plan, query: str, folded: str, products: list[ProductFact]) -> str:
+    """Which of the products shown the words name ("la Spigen", "el caro", "la con sal"); returns the query left."""
+    result.references = named_in_play(query, products)
+    result.is_reference = result.is_reference or bool(result.references)
+    by_price = _BY_PRICE.search(folded)
+    if not result.references and by_price and len(products) >= 2:
+        # "¿y el caro friega también?": the dear one of those shown, and a question about it
+        picked = named_in_play(by_price.group(0), products)
+        if len(picked) == 1:
+            result.references, result.is_reference = picked, True
+            query = " ".join(w for w in query.split() if w not in by_price.group(0).split())
+    if not result.references:
+        # "¿cuánto sale la con sal?" when two of those shown are "con sal": both, said apart
+        fitting = references.narrow(references.read(query), products)
+        if 1 < len(fitting) < len(products):
+            result.candidates = fitting
+            result.is_reference = True
+    return query
+
+
+def _read_kind(result: Plan, query: str, folded: str, categories: dict[str, str]) -> None:
+    """The category or kind of product the words name, if any."""
+    # in a question about features, the words that asked ("¿cuál tiene más almacenamiento?") name no kind
+    source = query if result.feature else folded
+    result.category = find_category(source, categories, loose=False)
+    if result.category and len(set(query.split()) - set(words(result.category))) > 1:
+        # "bebida de soja con chocolate Hacendado" names a product, not the category "Chocolate"
+        result.category = None
+    result.kind = result.category or find_category(source, categories, loose=True)
+    if result.kind and not result.category and only_kind_words(query):
+        result.category = result.kind  # the words name a kind of product and nothing else
 
 
 # Everyday words for kinds of product -> the subcategory a shop files them under (folded), from

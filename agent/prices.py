@@ -24,6 +24,7 @@ from agent.turn import (
     context_of,
     in_catalogue_words,
     planned,
+    qualified,
     search_query,
     topic_of,
     turn_text,
@@ -60,6 +61,10 @@ _THIS_ONE = re.compile(r"\b(?:ese|esa|este|esta|eso|esto|el mio|la mia|el que te
 
 def _compare_parts(p: Plan) -> list[str]:
     """Product names being compared: «compara el galaxy s24 con el iphone 15» -> both names ("ese": the focus)."""
+    asked = [q for q in re.split(r"[?¿]+", fold(p.text)) if q.strip()]
+    if len(asked) >= 2 and all(re.match(r"\s*y\b", q) for q in asked[1:]):
+        # "¿Cuánto cuesta el zumo pura naranja? ¿Y el de naranja selección?": one price question each
+        return [n for q in asked if (n := " ".join(w for w in clean_query(q).split() if w not in _COMPARE_WORDS))]
     if not re.search(r"\bcompar|\bdiferencia|\bvs\b|\bfrente a\b|\bo (?:el|la|los|las)\b", p.folded):
         return []
     parts = re.split(r"\bcon\b|\by\b|\bvs\.?\b|\bfrente a\b|\bo\b|,", p.folded)
@@ -76,33 +81,46 @@ def _compare_parts(p: Plan) -> list[str]:
 async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     """The prices look-up: one product, its versions, a comparison, the cheapest of a kind, per-unit prices or sales."""
     context = context_of(runtime)
-    shop = context.shop
     if p.on_sale:  # "¿qué tenéis rebajado?", "¿el primero está de oferta?"
         return {k: v for k, v in (await sale_question(context, state, p)).items() if k in ("mode", "found", "label")}
     if len(p.references) >= 2:
-        items = await shop.compare([r["id"] for r in p.references])
+        items = await context.shop.compare([r["id"] for r in p.references])
         return {"mode": "compare", "found": [fact(i) for i in items]}
+    for step in (_compare_named, _per_unit, _from_plan):
+        if (found := await step(context, state, p)) is not None:
+            return found
+    return await _searched(context, state, p)
+
+
+async def _compare_named(context: AgentContext, state: PricesState, p: Plan) -> dict[str, Any] | None:
+    """Each product named, compared: "¿qué es más barato, el iPhone 15 o el Pixel 8?"."""
     parts = _compare_parts(p)
-    if len(parts) >= 2:
-        items = []
-        focus = state.get("focus") or next(iter(state.get("products") or []), None)
-        for part in parts:
-            if part == "ese" and focus:
-                items.append(await shop.resolve(focus["id"]))
-                continue
-            words = " ".join(w for w in part.split() if w not in PLAIN)  # "el iPhone 15 normal": the plain one
-            try:
-                found = await shop.resolve(in_catalogue_words(words, shop.catalog.index.snapshot()) or part)
-            except ToolError:
-                continue
-            if words != part:
-                versions = [
-                    v for v in shop.catalog.index.items.values() if model_words(v)[:2] == model_words(found)[:2]
-                ]
-                found = min(versions or [found], key=lambda v: (plainness(v.name), v.price, v.id))
-            items.append(found)
-        if len(items) >= 2 and len({i.id for i in items}) >= 2:
-            return {"mode": "compare", "found": [fact(i) for i in await shop.compare([i.id for i in items])]}
+    if len(parts) < 2:
+        return None
+    shop = context.shop
+    items = []
+    focus = state.get("focus") or next(iter(state.get("products") or []), None)
+    for part in parts:
+        if part == "ese" and focus:
+            items.append(await shop.resolve(focus["id"]))
+            continue
+        words = " ".join(w for w in part.split() if w not in PLAIN)  # "el iPhone 15 normal": the plain one
+        try:
+            found = await shop.resolve(in_catalogue_words(words, shop.catalog.index.snapshot()) or part)
+        except ToolError:
+            continue
+        if words != part:
+            versions = [v for v in shop.catalog.index.items.values() if model_words(v)[:2] == model_words(found)[:2]]
+            found = min(versions or [found], key=lambda v: (plainness(v.name), v.price, v.id))
+        items.append(found)
+    if len(items) >= 2 and len({i.id for i in items}) >= 2:
+        return {"mode": "compare", "found": [fact(i) for i in await shop.compare([i.id for i in items])]}
+    return None
+
+
+async def _per_unit(context: AgentContext, state: PricesState, p: Plan) -> dict[str, Any] | None:
+    """Price per kilo, litre or unit: of the products on the table, of a kind, or the pack against loose ones."""
+    shop = context.shop
     dimension = per_unit_of(p.folded)
     in_play = [shop.catalog.index.items[int(f["id"])] for f in state.get("products") or []
                if int(f.get("id", 0)) in shop.catalog.index.items]  # fmt: skip
@@ -123,6 +141,12 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
         text, best = per_unit_text(items, dimension)
         return {"mode": "per_unit", "found": [fact(i) for i in items], "per_unit": text,
                 "best": fact(best) if best else None}  # fmt: skip
+    return None
+
+
+async def _from_plan(context: AgentContext, state: PricesState, p: Plan) -> dict[str, Any] | None:
+    """What the plan already points at: the versions said apart, the cheapest of a kind, a reference, the focus."""
+    shop = context.shop
     if p.candidates and not p.references and not (p.cheapest or p.dearest):
         items = [
             shop.catalog.index.items[int(c["id"])] for c in p.candidates if int(c["id"]) in shop.catalog.index.items
@@ -137,6 +161,7 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
             max_price=p.max_price,
             in_stock=not p.include_sold_out,
         )
+        items = qualified(items, p.folded)  # "los auriculares con cancelación de ruido más baratos": those with it
         return {"mode": "extreme", "found": [fact(i) for i in items[:3]]}
     if p.references:
         try:
@@ -152,7 +177,12 @@ async def find(state: PricesState, runtime: Runtime[AgentContext], p: Plan) -> d
             except ToolError:
                 pass
         return {"mode": "none", "found": []}
-    hits = await shop.search(
+    return None
+
+
+async def _searched(context: AgentContext, state: PricesState, p: Plan) -> dict[str, Any]:
+    """The words searched: a kind within a budget is a list, a model its versions, a precise name one product."""
+    hits = await context.shop.search(
         search_query(context, turn_text(state), p.query or p.category or ""),
         category=p.category,
         min_price=p.min_price,

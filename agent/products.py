@@ -13,9 +13,9 @@ from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.features import Feature, about_one, about_several
 from agent.language import euros
-from agent.lexicon import brand_kind
+from agent.lexicon import brand_kind, is_regional
 from agent.offers import no_offers, sale_draft, sale_question
-from agent.planner import Plan, kind_word, only_kind_words, qualifiers
+from agent.planner import Plan, kind_word, only_kind_words
 from agent.references import measures_in
 from agent.respond import respond
 from agent.turn import (
@@ -23,7 +23,9 @@ from agent.turn import (
     TurnState,
     answer,
     context_of,
+    in_catalogue_words,
     planned,
+    qualified,
     search_query,
     topic_of,
     turn_text,
@@ -33,6 +35,7 @@ from state import ProductFact, SearchHit
 from tools.facts import display_name, fact
 from tools.shop import ToolError
 from tools.versions import unmatched_model_numbers, versions_of_top
+from vectorstore.index_snapshot import Snapshot
 from vectorstore.text import fold, normalise_units, stem, words
 
 
@@ -123,26 +126,6 @@ def fitting_constraints(hits: list[Any], query: str) -> list[Any]:
         return hits
     fit = [h for h in hits if all(w in " ".join(fold(display_name(h.item)).split()) for w in wanted)]
     return fit or hits
-
-
-def qualified(hits: list[Any], folded: str) -> list[Any]:
-    """Keep what has what was asked "con", and what lacks what was asked "sin" (when some of them do)."""
-    for way, said in qualifiers(folded):
-        wanted = {stem(w) for w in said}
-        if way == "con":
-            keep = [h for h in hits if wanted <= {stem(t) for t in words(_all_text(h.item))}]
-        else:
-            free = re.compile(rf"\b(?:sin|0 ?%) (?:\w+ )?{re.escape(said[0])}")
-            keep = [h for h in hits if free.search(fold(h.item.name))]
-            keep = keep or [h for h in hits if not re.search(rf"\bcon {re.escape(said[0])}", fold(h.item.name))]
-        if keep and len(keep) < len(hits):
-            hits = keep
-    return hits
-
-
-def _all_text(item: Any) -> str:
-    values = " ".join(str(v) for v in (item.attributes or {}).values())
-    return fold(f"{item.name} {item.description or ''} {values}")
 
 
 def heads_first(hits: list[Any], query: str) -> list[Any]:
@@ -247,7 +230,27 @@ def which_of_these(state: ProductsState, context: AgentContext, p: Plan) -> dict
 async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) -> dict[str, Any]:
     """The products look-up: a feature question, a product, a list of a kind, or what is not sold."""
     context = context_of(runtime)
-    if p.feature:
+    snapshot = context.shop.catalog.index.snapshot()
+    found = await _from_plan(state, context, p, snapshot)
+    if found is not None:
+        return found
+    hits = await _search(state, context, p)
+    return await _not_sold(state, context, p, hits, snapshot) or _answer(context, p, hits)
+
+
+def _other_kind(p: Plan, state: ProductsState) -> bool:
+    """A feature asked of a kind other than the product in focus: "¿algún reloj que funcione con Android?" searches."""
+    if not p.kind:
+        return False
+    focus = state.get("focus")
+    if focus is None:  # "¿cuál es la tele más grande?" compares the whole kind; without a direction it searches
+        return not (p.feature or {}).get("direction")
+    return fold(p.kind) not in (fold(str(focus.get("subcategory", ""))), fold(str(focus.get("category", ""))))
+
+
+async def _from_plan(state: ProductsState, context: AgentContext, p: Plan, snapshot: Snapshot) -> dict[str, Any] | None:
+    """What needs no search: a feature question, a sale, "¿cuál de estos…?", a reference, the cheapest of a kind."""
+    if p.feature and not _other_kind(p, state):
         return await feature_answer(state, context, p)
     if p.on_sale:  # "¿qué tenéis de oferta?", "¿está rebajado?"
         sale = await sale_question(context, state, p)
@@ -259,7 +262,6 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     which = which_of_these(state, context, p)
     if which is not None:
         return which
-    snapshot = context.shop.catalog.index.snapshot()
     if len(p.references) == 1 and p.query and asks_about_it(p, snapshot):
         # "¿y el caro friega también?": a question about that one, in words no product name uses
         p.feature = asdict(Feature(["funciones"], p.query.split(), None, p.query.split()))
@@ -279,8 +281,14 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
             search_query(context, turn_text(state), p.query or p.kind), cheapest=p.cheapest, category=p.kind,
             max_price=p.max_price, in_stock=not p.include_sold_out,
         )  # fmt: skip
+        items = qualified(items, p.folded)  # "el portátil más barato con 16 GB": those that have it
         # the cheapest and the two after it: an answer, not a catalogue page
         return {"found": [fact(i) for i in items[:3]], "detail": None, **({"lead": fact(items[0])} if items else {})}
+    return None
+
+
+async def _search(state: ProductsState, context: AgentContext, p: Plan) -> list[SearchHit]:
+    """The words searched, then kept to the kind, the minimum, the brand and what is relevant."""
     words = p.query or (p.category or "") or p.purpose_words
     hits = await context.shop.search(
         search_query(context, turn_text(state), f"{words} {p.at_least}".strip()),  # the minimum ranks, then filters
@@ -292,7 +300,7 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     )
     if p.at_least:  # "de 55 pulgadas pa arriba": those that reach it
         hits = reaching(hits, p.at_least) or hits
-    hits = heads_first(qualified(within_kinds(hits, p), p.folded), p.query)[:5]
+    hits = heads_first(qualified(within_kinds(hits, p), p.folded, key=lambda h: h.item), p.query)[:5]
     hits = fitting_constraints(hits, p.query)
     branded = [h for h in hits if "brand" in h.matched_by]
     if branded and not unmatched_model_numbers(p.query, [h.item for h in branded]):
@@ -300,8 +308,21 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
     if not p.category:  # within a category every product is the kind asked for, whatever its name says
         hits = relevant(hits)
     hits = with_namesakes(hits, context)
+    return hits
+
+
+async def _not_sold(
+    state: ProductsState, context: AgentContext, p: Plan, hits: list[SearchHit], snapshot: Snapshot
+) -> dict[str, Any] | None:
+    """A brand, a word or a model the shop does not sell: said plainly, with the closest products when any."""
     # Words no product uses, not even misspelt ("xbox", "huawei"): say so rather than pass other things off.
     unknown = [w for w in snapshot.unknown_words(p.query) if not kind_word(w)] if p.query else []
+    # "¿venden heladeras?": a customer's word for something no product is (not even close by its letters)
+    unknown += [
+        w
+        for w in p.query.split()
+        if w not in unknown and is_regional(w) and w not in snapshot.name_words and in_catalogue_words(w, snapshot) == w
+    ]
     brand = brand_kind(p.query.split()) if p.query else None
     if brand and not _in_names(brand[0], snapshot):
         # "¿tenéis Gatorade?": not that brand (no name says it), but the kind of product it is
@@ -322,6 +343,11 @@ async def find(state: ProductsState, runtime: Runtime[AgentContext], p: Plan) ->
         # "¿tenéis el iPhone 15 Pro Max?": not as such; the closest leads, and "ese" next means it
         return {"found": [fact(h.item) for h in hits], "detail": None, "missing": missing_models, "alternatives": True,
                 "lead": fact(hits[0].item)}  # fmt: skip
+    return None
+
+
+def _answer(context: AgentContext, p: Plan, hits: list[SearchHit]) -> dict[str, Any]:
+    """What was found: one product's details, one version of a model, or a list led by the product named."""
     # One clear match asked for by name ("características del Kindle Paperwhite") reads as its details.
     clear = hits and (len(hits) == 1 or hits[0].score - hits[1].score > 0.25 or hits[0].name_match >= 0.999)
     if hits and p.details and clear:

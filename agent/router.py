@@ -55,7 +55,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"^(?:(?:pues|vale|entonces|ok|bueno|dale|andale|orale|listo|venga),? )*(?:las|los) (?:\d+|dos|tres|cuatro|cinco)$|"
         r"\b(?:quit|elimin|sac|borr|retir)\w* (?:\w+ ){0,4}(?:del|de la|de mi) (?:carrito|cesta|carro|pedido)|"
         r"\b(?:quitalo|quitala|sacalo|sacala|eliminalo|eliminala|quita (?:el|la|los|las|uno|una|todo))\b|"
-        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|e|a|á|alo|ala|ame|amelo|amela)\b(?! para)|"
+        r"\b(?:quiero|voy a|vamos a) (?:comprar|pedir|encargar|ordenar)\w*\b|(?<!\bsi )\bcompr(?:o|a|á|alo|ala|ame|amelo|amela)\b(?! para)|"
         r"\bme (?:lo|la|los|las|quedo|llevo) (?!para)|(?<!\bsi )\b(?:lo|la|los|las) (?:quiero|compro|pido|encargo)\b(?! (?:sobre todo |mas que nada |sobre todo )?para)|"
         r"\b(?:hacer|realizar|confirmar|tramitar|finalizar|cerrar|terminar|cerra|finaliza) (?:el |la |mi )?(?:pedido|compra)\b|"
         r"\bconfirm\w*\b|\bpagar\b|\bcheckout\b|\bencarg(?:ar|o|a)\b|\bordenar\b|"
@@ -70,6 +70,9 @@ CUES: dict[str, re.Pattern[str]] = {
         r"info|detalles?|opciones|ideas?|recomendaci\w+|lista|datos|ficha|caracteristicas|consejos?|link|enlace|"
         r"tiempo|minuto|momento|opinion|numero de))|"
         r"\bllevo (?:\d+|un|una|dos|tres|cuatro|cinco|seis|el|la|los|las)\b|"
+        # "y uno del primero", "3 del último": a count of a product picked from the list by position
+        r"^(?:y |e )?(?:\d+|un|uno|una|dos|tres|cuatro|cinco|seis) (?:del|de la|de los|de las) "
+        r"(?:primer[oa]?|segund[oa]|tercer[oa]?|cuart[oa]|ultim[oa])$|"
         r"\bmejor solo (?:una|un|uno|dos|tres|cuatro|cinco|\d+)\b|\bque sean (?:una|un|dos|tres|cuatro|\d+)\b|"
         r"\bquiero (?:\d+|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez)\b(?! (?:euros?|€|pesos|gb|pulgadas))|\bme (?:lo|la|los|las) quedo\b|"
         + buying.CHECKOUT.pattern
@@ -78,10 +81,11 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
         r"\bque valen?\b|\b(?:a|en|por) cuanto\b|\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|"
         r"\bcompar|\bpvp\b|\bofertas?\b|\bdescuentos?\b|\bpresupuesto\b|\bsale por\b|\bsale (?:mas )?a cuenta\b|"
-        r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj"
+        r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj|"
+        r"\bcuanta (?:es la )?diferencia\b|\bla diferencia (?:de precio )?entre (?:los|las) (?:dos|tres)\b"
     ),
     "inventory": re.compile(
-        r"\bsto[ck]k?\b|\bexistencias?\b|\b(?:teneis|tienen|tienes|tenes|hay)\b.*\ben (?:la )?talla \w+|\bdisp\w{0,2}nib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
+        r"\bsto[ck]k?\b|\bexistencias?\b|\b(?:teneis|tienen|tienes|tenes|hay)\b.*\ben (?:la |el )?tall[ae] \w+|\bdisp\w{0,2}nib|\bqued(?:a|an|e|en)\b|\bagotad|\bunidades\b(?!.*\bcarrito)|"
         r"\brepon|\breposici|\binventario\b|\bllega(?:ra|n)? (?:mas|de nuevo)|\bvuelve(?:n)? a (?:haber|tener)|"
         r"\bsin stock\b|\ben tienda\b|\bhay (?:unidades|existencias)\b"
     ),
@@ -121,6 +125,9 @@ OUT_OF_SCOPE = re.compile(
     r"\bhay alguien\b|\bdireccion de envio\b"
 )
 # Never the shop's business, whatever else the message says ("¿cuánto es 15 por 23? son los deberes")
+# Asking the shop for something ("¿qué tablets tienen?", "busco..."): with a kind the catalogue files, a product
+# question even beside an off-topic word ("es para que mi nene haga la tarea").
+SHOPPING = re.compile(r"\b(?:teneis|tienen|tienes|tenes|hay|vendeis|venden|vendes|busco|buscando|necesito|manejan)\b")
 OFF_TOPIC_ALWAYS = re.compile(r"\bdeberes\b|\btarea\b|\bchiste\b|\bhoroscopo\b|\bloteria\b|\bpoema\b|\btraduce\b")
 COMMANDS: dict[str, Route] = {"/start": "conversation", "/ayuda": "conversation", "/help": "conversation",
                               "/carrito": "orders", "/pedido": "orders"}  # fmt: skip
@@ -155,6 +162,8 @@ FOLLOW_UP = re.compile(
     r"^(?:y )?(?:el|la) (?:mas|menos)\b|"
     r"^(?:y )?(?:ese|esa|este|esta|eso|esto)\b|^(?:y )?(?:otro|otra|otros)\b"
 )
+# "¿y chimichurri?", "¿y frutillas?": the question before, about something else (never a purchase by itself)
+FOLLOW_UP_THING = re.compile(r"^y \w+(?: \w+)?$")
 # Clauses: split at every "?", ";", ". ", "," and " y "; clauses with no cue of their own are merged back into the
 # previous one ("precio del iphone y del galaxy" stays one price question).
 CLAUSE_SPLIT = re.compile(r"(\s*(?:\?|;|\. |(?<!\d),|,(?!\d)|\by\b|\be\b(?= \w)|\bademas\b|\btambien\b)\s*)")
@@ -316,7 +325,9 @@ class Router:
         previous: list[Route] | None = None,
         sku_hit: bool = False,
         attribute_keys: frozenset[str] = frozenset(),
+        catalogue_match: Callable[[], bool] | None = None,
     ) -> Decision | None:
+        """The rules' route, or None when they abstain. `catalogue_match` (lazy) overrules an off-topic word."""
         folded = respell(folded_words(text, "¿?¡!"))  # commas and dots split clauses
         if not folded:
             return Decision("conversation", "rules", 1.0)
@@ -325,7 +336,10 @@ class Router:
             return Decision(COMMANDS[first], "rules", 1.0)
         shop_cue = any(CUES[k].search(folded) for k in ("orders", "prices", "inventory"))
         if OUT_OF_SCOPE.search(folded) and (not shop_cue or OFF_TOPIC_ALWAYS.search(folded)):
-            return Decision("conversation", "rules", 0.85)
+            # "¿qué tablets tienen? es para que mi nene haga la tarea": a product question with an aside
+            asks_for_product = bool(SHOPPING.search(folded))
+            if not (asks_for_product and catalogue_match is not None and catalogue_match()):
+                return Decision("conversation", "rules", 0.85)
         if previous and previous[0] == "orders" and CART_EDIT.search(folded):
             return Decision("orders", "rules", 0.85)  # "mejor quita un cable", "saca una bolsa" while shopping
         if buying.implicit_purchase(folded) or ("?" not in text and buying.listed_purchase(folded)):
@@ -351,6 +365,9 @@ class Router:
                 return Decision("conversation", "rules", 0.8)
             route = previous[0] if previous[0] not in ("conversation", "orchestrator") else "products"
             return Decision(route, "rules", 0.8)
+        if previous and FOLLOW_UP_THING.search(INTERJECTION.sub("", folded)):
+            route = previous[0] if previous[0] in ("products", "prices", "inventory") else "products"
+            return Decision(route, "rules", 0.75)
         return None
 
     async def decide(
@@ -364,7 +381,15 @@ class Router:
         attribute_keys: frozenset[str] = frozenset(),
     ) -> Decision:
         """Route a message; `vector` and `catalogue_match` may be callables, evaluated only if the rules abstain."""
-        decision = self.rules(text, previous, sku_hit, attribute_keys)
+        matched: bool | None = None
+
+        def matches() -> bool:
+            nonlocal matched
+            if matched is None:
+                matched = catalogue_match() if callable(catalogue_match) else catalogue_match
+            return matched
+
+        decision = self.rules(text, previous, sku_hit, attribute_keys, matches)
         if decision is not None:
             return decision
         route, score = (None, 0.0)
@@ -379,8 +404,7 @@ class Router:
             if choice is not None:
                 return choice
         # Nothing spoke: if the words match the catalogue it is a product question, else small talk.
-        matched = catalogue_match() if callable(catalogue_match) else catalogue_match
-        return Decision("products" if matched else "conversation", "default", score)
+        return Decision("products" if matches() else "conversation", "default", score)
 
     async def _ask_llm(self, text: str) -> Decision | None:
         try:

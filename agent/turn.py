@@ -19,7 +19,7 @@ from state import CartFact, ProductFact, Route, keep_last_list, remember_seen
 from tools.facts import fact
 from vectorstore.index_snapshot import name_key
 from vectorstore.query import Query
-from vectorstore.text import fold, phrase_words, stem, stems
+from vectorstore.text import fold, phrase_words, stem, stems, words
 
 
 class TurnState(TypedDict, total=False):
@@ -234,3 +234,26 @@ def turn_vector(context: AgentContext, text: str) -> Any:
 def search_query(context: AgentContext, text: str, words: str) -> Query:
     """What to search: the product words of the message, for both keywords and meaning."""
     return Query(words or " ".join(text.split()), context.shop.catalog.embedder)
+
+
+def qualified(found: list[Any], folded: str, *, key: Callable[[Any], Any] = lambda x: x) -> list[Any]:
+    """Keep what has what was asked "con", and what lacks what was asked "sin" (when some of them do).
+
+    `key` gives the product of each element (a search hit's `.item`; products themselves by default).
+    """
+    for way, said in qualifiers(folded):
+        wanted = {stem(w) for w in said}
+        if way == "con":
+            keep = [f for f in found if wanted <= {stem(t) for t in words(_all_text(key(f)))}]
+        else:
+            free = re.compile(rf"\b(?:sin|0 ?%) (?:\w+ )?{re.escape(said[0])}")
+            keep = [f for f in found if free.search(fold(key(f).name))]
+            keep = keep or [f for f in found if not re.search(rf"\bcon {re.escape(said[0])}", fold(key(f).name))]
+        if keep and len(keep) < len(found):
+            found = keep
+    return found
+
+
+def _all_text(item: Any) -> str:
+    values = " ".join(str(v) for v in (item.attributes or {}).values())
+    return fold(f"{item.name} {item.description or ''} {values}")

@@ -25,6 +25,8 @@ from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from data.policies import read as read_policies
 from data.report import describe, problems, write_rejected
+from data.shipping import shipping_rates
+from data.types import format_euros
 from settings import ROOT, get_settings
 from tools.catalog import CatalogService
 
@@ -229,6 +231,12 @@ def cmd_policies(source: Path | None) -> int:
         print(f"Políticas instaladas en {target} ({len(sections)} secciones); el asistente las usa ya.")
     for section in sections:
         print(f"  - {section.title} ({len(section.passages)} párrafos)")
+    rates = shipping_rates(sections)
+    if rates:
+        print("Tarifas de envío (para las cuentas con el carrito):")
+    for rate in rates:
+        free = f", gratis desde {format_euros(rate.free_from)}" if rate.free_from is not None else ""
+        print(f"  - {rate.name}: {format_euros(rate.cost)}{free}")
     return EXIT_OK
 
 

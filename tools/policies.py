@@ -19,6 +19,7 @@ import numpy as np
 
 from data.lexicon import load as load_lexicon
 from data.policies import PoliciesError, Section, read
+from data.shipping import ShippingRate, shipping_rates
 from vectorstore.embeddings import Embedder
 from vectorstore.lexical import BM25Index
 from vectorstore.text import char_ngrams, fold, stem, words
@@ -183,6 +184,11 @@ class PolicyBook:
             round(top, 4),
             float(coverage[best]),
         )
+
+    def shipping(self) -> list[ShippingRate]:
+        """The shipping rates the document lists (data.shipping), the default destination first."""
+        index = self._current()
+        return shipping_rates(index.sections) if index else []
 
     def contact(self) -> tuple[str, tuple[str, ...]] | None:
         """The section to point to when the document does not answer (its title and passages)."""

@@ -500,3 +500,28 @@ def test_offer_words_are_a_question_not_product_words() -> None:
     offers = plan_text("¿qué quesos tenéis con descuento?")
     assert offers.on_sale and offers.query == "quesos"
     assert plan_text("¿está de oferta?").on_sale and not plan_text("¿está disponible?").on_sale
+
+
+async def test_what_shipping_costs_is_worked_out_from_the_cart_and_the_rates(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("añade 2 pilas Duracell AA al carrito", thread_id=thread)
+    subtotal = sum((p * q for p, q in (await cart_lines(chat, thread))), Decimal("0"))
+    missing = await chat.turn("¿cuánto me falta para el envío gratis?", thread_id=thread)
+    assert missing.route == "conversation"
+    assert money(Decimal("49.00") - subtotal) in missing.reply and "4,95 €" in missing.reply  # Península by default
+    islands = await chat.turn("¿y si me lo mandáis a Mallorca, llego al envío gratis?", thread_id=thread)
+    assert money(Decimal("99.00") - subtotal) in islands.reply and "Baleares" in islands.reply
+    await chat.turn("añade el iPhone 15 de 128 GB negro", thread_id=thread)
+    free = await chat.turn("¿con eso ya no pago envío? vivo en Burgos", thread_id=thread)
+    assert "gratis" in free.reply and "Península" in free.reply and "te faltan" not in free.reply
+
+
+async def cart_lines(chat: Any, thread: str) -> list[tuple[Decimal, int]]:
+    async with chat.catalog.sessions() as session:
+        return [(i.unit_price, i.quantity) for i in (await orders.get_cart(session, thread_id=thread)).items]
+
+
+def money(amount: Decimal) -> str:
+    return f"{amount:.2f}".replace(".", ",") + " €"

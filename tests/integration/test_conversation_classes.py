@@ -1,0 +1,126 @@
+"""Classes of natural turns the rules used to misread, each through the whole agent over the sample shop.
+
+Each test is one class (a follow-up, a reference, a purchase said around a remark...), checked on what a customer
+sees: the products named, the exact figures and the cart. The sentences are examples of their class.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from data import orders
+
+
+def tid(request: pytest.FixtureRequest) -> str:
+    return f"k-{request.node.name}"[:120]
+
+
+async def cart(chat: Any, thread: str) -> dict[str, int]:
+    async with chat.catalog.sessions() as session:
+        return {i.sku: i.quantity for i in (await orders.get_cart(session, thread_id=thread)).items}
+
+
+def euros(amount: str | Decimal) -> str:
+    return f"{Decimal(amount):.2f}".replace(".", ",") + " €"
+
+
+async def test_two_price_questions_in_one_message_then_the_difference_and_picks_by_position(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    both = await chat.turn("¿Cuánto cuesta el Kindle Paperwhite? ¿Y la funda del Kindle?", thread_id=thread)
+    assert euros("169.99") in both.reply and euros("29.99") in both.reply, both.reply
+    gap = await chat.turn("¿cuánta diferencia hay entre los dos?", thread_id=thread)
+    assert gap.route == "prices" and euros("140.00") in gap.reply
+    await chat.turn("ponme 2 del segundo", thread_id=thread)  # the list is cheapest first: the Kindle is second
+    await chat.turn("y uno del primero", thread_id=thread)
+    assert await cart(chat, thread) == {"ELE-AMZ-KPW-16-NEG": 2, "ELE-AMZ-FUN-KPW-AZU": 1}
+
+
+async def test_a_qualifier_narrows_the_cheapest_of_a_kind(chat: Any, request: pytest.FixtureRequest) -> None:
+    cheapest = await chat.turn(
+        "¿cuáles son los auriculares con cancelación de ruido más baratos?", thread_id=tid(request)
+    )
+    assert "AirPods Pro" in cheapest.reply and "JBL" not in cheapest.reply  # the JBL Tune has no noise cancelling
+
+
+async def test_an_aside_never_becomes_a_search(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    tablets = await chat.turn("¿Qué tablets tienen? Es para que mi nene haga la tarea", thread_id=thread)
+    assert tablets.route == "products" and "Galaxy Tab A9+" in tablets.reply and "iPad" in tablets.reply
+    screen = await chat.turn("¿Cuál tiene la pantalla más grande?", thread_id=thread)
+    assert "Samsung Galaxy Tab A9+" in screen.reply.split("\n")[0] and "11 pulgadas" in screen.reply
+    await chat.turn("¿qué freidoras de aire tenéis?", thread_id=thread)
+    await chat.turn("me quedo la Cosori, pero quiero 2, una para cada hermana", thread_id=thread)
+    assert await cart(chat, thread) == {"COC-COS-PROLE-47": 2}
+
+
+async def test_a_feature_of_another_kind_is_a_search_not_a_question_about_the_focus(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿Tienen las Nike Pegasus 40 en talle 43?", thread_id=thread)
+    watch = await chat.turn("tenes algun reloj inteligente q funcione con android?", thread_id=thread)
+    assert "Samsung Galaxy Watch6" in watch.reply and "Pegasus" not in watch.reply
+
+
+async def test_a_count_asked_about_the_product_is_read_from_its_data_and_never_from_the_cache(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿qué lanzadores Nerf tenéis?", thread_id=thread)
+    darts = await chat.turn("El lanzador Nerf, ¿cuántos dardos trae?", thread_id=thread)
+    assert not darts.cached and "12" in darts.reply and "Lanzador Nerf Elite 2.0 Commander" in darts.reply
+    await chat.turn("¿Qué pañales Dodot tenéis de talla 4?", thread_id=thread)
+    nappies = await chat.turn("¿Cuántos pañales trae el paquete?", thread_id=thread)
+    assert "76" in nappies.reply and "Toallitas" not in nappies.reply
+    await chat.turn("Ponme dos paquetes y las toallitas Dodot", thread_id=thread)
+    assert await cart(chat, thread) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-TOALL-6X54": 1}
+
+
+async def test_a_range_in_a_name_is_never_the_content_of_a_pack(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿qué comida tenéis para un perro mediano adulto?", thread_id=thread)
+    per_kilo = await chat.turn("¿Cuál sale más barato por kilo?", thread_id=thread)
+    assert not per_kilo.reply.startswith("Sale más a cuenta Snacks dentales")  # "para perros de 10 a 25 kg"
+
+
+async def test_a_regional_word_for_something_not_sold_says_so(chat: Any, request: pytest.FixtureRequest) -> None:
+    fridge = await chat.turn("Hola, ¿venden heladeras? Se me rompió la mía", thread_id=tid(request))
+    said = fridge.reply.lower()
+    assert "«heladera»" in said and ("no vendemos" in said or "no tenemos" in said) and "motosierra" not in said
+
+
+async def test_a_past_purchase_and_a_refund_are_policy_questions(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    returns = await chat.turn(
+        "Hola, compré unos auriculares hace tres semanas y no me convencen. ¿Todavía puedo devolverlos?",
+        thread_id=thread,
+    )
+    assert returns.route == "conversation" and "Devoluciones" in returns.reply and "30 días" in returns.reply
+    assert await cart(chat, thread) == {}
+    refund = await chat.turn("¿Y cuándo me devolvéis el dinero?", thread_id=thread)
+    assert "Devoluciones" in refund.reply
+    kept = await chat.turn("¿cuántos días me lo guardan en la tienda?", thread_id=thread)
+    assert "15 días" in kept.reply
+
+
+async def test_checkout_in_latin_american_words(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("añade 2 pilas Duracell AA al carrito", thread_id=thread)
+    closing = await chat.turn("listo, cerrá el pedido", thread_id=thread)
+    assert closing.awaiting_confirmation and "¿Confirmo" in closing.reply
+
+
+async def test_slash_commands_typed_in_the_chat(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("añade 2 pilas Duracell AA al carrito", thread_id=thread)
+    shown = await chat.turn("/carrito", thread_id=thread)
+    assert shown.route == "orders" and "Tu carrito" in shown.reply and "No encuentro" not in shown.reply
+    order = await chat.turn("/pedido", thread_id=thread)
+    assert order.awaiting_confirmation
+    help_ = await chat.turn("/ayuda", thread_id=f"{thread}-2")
+    assert "Puedo buscar productos" in help_.reply
