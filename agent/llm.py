@@ -48,7 +48,9 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
                 "google_api_key": settings.google_api_key,
                 "temperature": settings.temperature,
                 "timeout": settings.llm_timeout,
-                "max_retries": settings.llm_max_retries,
+                # langchain-google-genai reads max_retries as the total number of attempts (google-genai's
+                # HttpRetryOptions.attempts); LLM_MAX_RETRIES counts retries, as the OpenAI client does.
+                "max_retries": settings.llm_max_retries + 1,
             }
             return ChatGoogleGenerativeAI(**kwargs)
         case "openai":

@@ -164,7 +164,7 @@ def test_llm_factory_gemini_bounded() -> None:
     llm = build_llm(Settings.isolated(google_api_key="fake-key", llm_timeout=20, llm_max_retries=2))
     assert type(llm).__name__ == "ChatGoogleGenerativeAI"
     assert llm.model.endswith("gemini-2.0-flash")  # type: ignore[union-attr]
-    assert llm.timeout == 20 and llm.max_retries == 2  # type: ignore[union-attr]
+    assert llm.timeout == 20 and llm.max_retries == 3  # type: ignore[union-attr]  # attempts: 2 retries + 1
 
 
 def test_llm_factory_openai_compatible_server() -> None:

@@ -1,0 +1,388 @@
+"""The real Gemini and OpenAI client libraries, built as the app builds them, over HTTP against local fakes.
+
+What the SDKs do on the wire (google-genai 3.6 under langchain-google-genai 4.4, openai 3.63 under
+langchain-openai 1.7) is pinned down here: URLs, headers, the JSON of function calling, streaming, and how they
+retry and time out. Then one agent turn per provider shows the app's guard rails hold with a real client.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import operator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import tool
+
+from agent.context import AgentContext
+from agent.llm import build_llm
+from agent.respond import SYSTEM_PROMPT
+from chat import ChatService
+from data.migrate import upgrade
+from settings import Settings
+from tests.conftest import make_settings
+from tests.fake_llm import FAKE_KEY, Error, FakeLLMServer, Hang, fake_gemini, fake_openai
+from tools.catalog import CatalogService
+
+__all__ = ["fake_gemini", "fake_openai"]  # fixtures, imported for pytest
+
+pytestmark = [
+    # google-genai defines `class AiohttpClientSession(aiohttp.ClientSession)` on each new session; aiohttp 3.14
+    # warns about subclassing. Third-party, harmless, raised on every first async Gemini call.
+    pytest.mark.filterwarnings(
+        "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
+    ),
+    # On a Gemini 5xx, langchain-core's _generate_response_from_error calls `error.response.json()` for metadata;
+    # with google-genai's aiohttp transport that is a coroutine nobody awaits. Third-party, harmless.
+    pytest.mark.filterwarnings("ignore:coroutine 'ClientResponse.json' was never awaited:RuntimeWarning"),
+]
+
+TIMEOUT = 2.0
+PHONE = "Samsung Galaxy S24 128 GB Negro Onyx"  # 909.00 €, 19 in stock in the sample catalogue
+GEMINI_PATH = "/v1/models/gemini-2.0-flash"  # google-genai 3.x defaults to API v1, not v1beta
+CLIENT_CLASS = {"gemini": "ChatGoogleGenerativeAI", "openai": "ChatOpenAI"}
+
+
+@tool
+def check_stock(product: str, quantity: int = 1) -> str:
+    """Units in stock of a product of the shop's catalogue."""
+    return json.dumps({"product": product, "stock": 19, "asked": quantity})
+
+
+@pytest.fixture(autouse=True)
+def _collect_inside_the_test() -> Iterator[None]:
+    """Free failed requests (exception cycles) while this module's warning filters still apply."""
+    yield
+    gc.collect()
+
+
+Build = Callable[..., Awaitable[BaseChatModel]]
+
+
+@pytest.fixture
+async def build() -> AsyncIterator[Build]:
+    """`build_llm(Settings.isolated(...))` exactly as the app does; closes the clients' HTTP pools afterwards."""
+    built: list[BaseChatModel] = []
+
+    async def make(provider: str, **values: Any) -> BaseChatModel:
+        values.setdefault("llm_timeout", TIMEOUT)
+        if provider == "gemini":
+            settings = Settings.isolated(google_api_key=FAKE_KEY, **values)
+        else:  # the base URL comes from OPENAI_BASE_URL, set by the fake_openai fixture
+            settings = Settings.isolated(llm_provider="openai", openai_api_key=FAKE_KEY, **values)
+        llm = build_llm(settings)
+        assert llm is not None
+        built.append(llm)
+        return llm
+
+    yield make
+    for llm in built:
+        await _close(llm)
+
+
+async def _close(llm: BaseChatModel) -> None:
+    if hasattr(llm, "aclose"):  # ChatGoogleGenerativeAI
+        await llm.aclose()
+    elif hasattr(llm, "root_async_client"):  # ChatOpenAI
+        await llm.root_async_client.close()
+
+
+async def _fails(call: Awaitable[Any]) -> tuple[BaseException, float]:
+    start = time.monotonic()
+    try:
+        await call
+    except Exception as exc:
+        return exc, time.monotonic() - start
+    raise AssertionError("the call should have failed")
+
+
+def _convo() -> list[AnyMessage]:
+    return [SystemMessage("Eres el asistente de la tienda."), HumanMessage("¿Tenéis el Galaxy S24?")]
+
+
+def _gap(fake: FakeLLMServer) -> float:
+    first, second = fake.requests[:2]
+    return second.at - first.at
+
+
+# --------------------------------------------------------------------------- Gemini
+
+
+async def test_gemini_text_usage_and_what_the_client_sends(fake_gemini: FakeLLMServer, build: Build) -> None:
+    llm = await build("gemini")
+    fake_gemini.text("Sí, lo tenemos. ¿Te ayudo con algo más?", prompt_tokens=21, output_tokens=8)
+    answer = await llm.ainvoke(_convo())
+    assert answer.content == "Sí, lo tenemos. ¿Te ayudo con algo más?"
+    assert isinstance(answer, AIMessage) and answer.usage_metadata is not None
+    usage = answer.usage_metadata
+    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (21, 8, 29)
+    (sent,) = fake_gemini.requests
+    assert sent.path == f"{GEMINI_PATH}:generateContent" and sent.query == {}
+    assert sent.api_key_ok and sent.headers["x-goog-api-key"] == "<redacted>"
+    assert sent.headers["x-server-timeout"] == "2"  # llm_timeout travels to the server too
+    assert sent.body["systemInstruction"] == {"parts": [{"text": "Eres el asistente de la tienda."}]}
+    assert sent.body["contents"] == [{"role": "user", "parts": [{"text": "¿Tenéis el Galaxy S24?"}]}]
+    assert sent.body["generationConfig"]["temperature"] == 0.2
+    assert FAKE_KEY not in json.dumps(sent.body) + json.dumps(sent.headers)
+
+
+async def test_gemini_stream_arrives_in_chunks(fake_gemini: FakeLLMServer, build: Build) -> None:
+    llm = await build("gemini")
+    fake_gemini.stream("Tenemos ", "tres ", "modelos ", "en stock.", delay=0.15)
+    start = time.monotonic()
+    chunks, arrivals = [], []
+    async for chunk in llm.astream(_convo()):
+        chunks.append(chunk)
+        if chunk.content:
+            arrivals.append(time.monotonic() - start)
+    assert "".join(str(c.content) for c in chunks) == "Tenemos tres modelos en stock."
+    assert len(arrivals) == 4 and arrivals[0] < arrivals[-1] - 0.3  # really streamed, not buffered
+    total = reduce(operator.add, chunks)
+    assert total.usage_metadata is not None and total.usage_metadata["total_tokens"] == 15
+    (sent,) = fake_gemini.requests
+    assert sent.path == f"{GEMINI_PATH}:streamGenerateContent" and sent.query == {"alt": ["sse"]}
+
+
+async def test_gemini_function_call_round_trip(fake_gemini: FakeLLMServer, build: Build) -> None:
+    llm = await build("gemini")
+    model = llm.bind_tools([check_stock])
+    fake_gemini.tool_calls(("check_stock", {"product": "Galaxy S24", "quantity": 2})).text("Quedan 19 unidades.")
+    convo = _convo()
+    first = await model.ainvoke(convo)
+    assert isinstance(first, AIMessage)
+    (call,) = first.tool_calls
+    assert call["name"] == "check_stock" and call["args"] == {"product": "Galaxy S24", "quantity": 2}
+    result = await check_stock.ainvoke(call["args"])
+    convo += [first, ToolMessage(content=result, tool_call_id=call["id"] or "call")]
+    second = await model.ainvoke(convo)
+    assert second.content == "Quedan 19 unidades." and not second.tool_calls
+
+    declared, replied = (r.body for r in fake_gemini.requests)
+    (declaration,) = declared["tools"][0]["functionDeclarations"]
+    assert declaration["name"] == "check_stock" and declaration["parameters"]["required"] == ["product"]
+    assert declaration["parameters"]["properties"]["quantity"]["type"] == "INTEGER"
+    parts = [part for content in replied["contents"] for part in content["parts"]]
+    assert {"functionCall": {"name": "check_stock", "args": {"product": "Galaxy S24", "quantity": 2}}} in parts
+    (response,) = [p["functionResponse"] for p in parts if "functionResponse" in p]
+    assert response == {"name": "check_stock", "response": {"product": "Galaxy S24", "stock": 19, "asked": 2}}
+    assert replied["systemInstruction"] == declared["systemInstruction"]
+
+
+async def test_gemini_429_retries_with_its_own_backoff_not_retry_after(
+    fake_gemini: FakeLLMServer, build: Build
+) -> None:
+    # langchain-google-genai passes max_retries as HttpRetryOptions(attempts=...): the TOTAL number of attempts;
+    # build_llm passes LLM_MAX_RETRIES + 1, so LLM_MAX_RETRIES=0 is one attempt and the default 1 gives one retry.
+    once = await build("gemini", llm_max_retries=0)
+    fake_gemini.error(429, retry_after="1").text("no llega")
+    error, _ = await _fails(once.ainvoke(_convo()))
+    assert type(error).__name__ == "GoogleRateLimitError" and "429" in str(error)
+    assert len(fake_gemini.requests) == 1 and len(fake_gemini.pending) == 1
+
+    fake_gemini.reset()
+    twice = await build("gemini")
+    fake_gemini.error(429, retry_after="3").text("Ahora sí.")
+    assert (await twice.ainvoke(_convo())).content == "Ahora sí."
+    assert len(fake_gemini.requests) == 2
+    # tenacity's wait_exponential_jitter(initial=1, jitter=1): 1-2 s, whatever Retry-After says.
+    assert 0.9 < _gap(fake_gemini) < 2.9
+
+
+async def test_gemini_5xx_retried_only_with_attempts_to_spare(fake_gemini: FakeLLMServer, build: Build) -> None:
+    llm = await build("gemini")  # LLM_MAX_RETRIES=1: one retry, as with OpenAI
+    fake_gemini.error(500).text("Ahora sí.")
+    assert (await llm.ainvoke(_convo())).content == "Ahora sí."
+    assert [r.step for r in fake_gemini.requests] == ["Error", "Text"]
+
+    fake_gemini.reset()
+    default = await build("gemini", llm_max_retries=0)  # one attempt
+    fake_gemini.error(503)
+    error, elapsed = await _fails(default.ainvoke(_convo()))
+    assert "503" in str(error) and len(fake_gemini.requests) == 1 and elapsed < 1
+
+
+async def test_gemini_hang_raises_within_the_timeout(fake_gemini: FakeLLMServer, build: Build) -> None:
+    retries, timeout = 2, 1.0
+    llm = await build("gemini", llm_timeout=timeout, llm_max_retries=retries)
+    fake_gemini.hang(30).text("never")
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert isinstance(error, TimeoutError)  # aiohttp's total timeout; google-genai does not retry it
+    assert timeout * 0.9 < elapsed < timeout * (retries + 1) + 1.0
+    assert len(fake_gemini.requests) == 1
+
+
+async def test_gemini_malformed_json_raises_at_once(fake_gemini: FakeLLMServer, build: Build) -> None:
+    llm = await build("gemini")
+    fake_gemini.malformed().malformed()
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert isinstance(error, ValueError) and elapsed < 1
+    error, elapsed = await _fails(_drain(llm.astream(_convo())))
+    assert isinstance(error, ValueError) and elapsed < 1  # google.genai.errors.UnknownApiResponseError
+    assert len(fake_gemini.requests) == 2
+
+
+async def _drain(stream: AsyncIterator[Any]) -> None:
+    async for _ in stream:
+        pass
+
+
+# --------------------------------------------------------------------------- OpenAI-compatible
+
+
+async def test_openai_text_usage_and_what_the_client_sends(fake_openai: FakeLLMServer, build: Build) -> None:
+    assert Settings.isolated().openai_base_url == fake_openai.url  # OPENAI_BASE_URL → Settings → build_llm
+    llm = await build("openai")
+    fake_openai.text("Sí, lo tenemos.", prompt_tokens=30, output_tokens=4)
+    answer = await llm.ainvoke(_convo())
+    assert answer.content == "Sí, lo tenemos."
+    assert isinstance(answer, AIMessage) and answer.usage_metadata is not None
+    assert answer.usage_metadata["total_tokens"] == 34
+    (sent,) = fake_openai.requests
+    assert sent.path == "/v1/chat/completions" and sent.api_key_ok
+    assert sent.headers["authorization"] == "<redacted>" and sent.headers["x-stainless-read-timeout"] == "2.0"
+    assert sent.body["model"] == "gpt-4o-mini" and sent.body["stream"] is False
+    assert sent.body["messages"][0] == {"role": "system", "content": "Eres el asistente de la tienda."}
+
+
+async def test_openai_stream_arrives_in_chunks(fake_openai: FakeLLMServer, build: Build) -> None:
+    llm = await build("openai")
+    fake_openai.stream("Tenemos ", "tres ", "modelos.", delay=0.15)
+    start = time.monotonic()
+    chunks, arrivals = [], []
+    async for chunk in llm.astream(_convo(), stream_usage=True):
+        chunks.append(chunk)
+        if chunk.content:
+            arrivals.append(time.monotonic() - start)
+    assert "".join(str(c.content) for c in chunks) == "Tenemos tres modelos."
+    assert len(arrivals) == 3 and arrivals[0] < arrivals[-1] - 0.2
+    total = reduce(operator.add, chunks)
+    assert total.usage_metadata is not None and total.usage_metadata["total_tokens"] == 15
+    (sent,) = fake_openai.requests
+    assert sent.body["stream"] is True and sent.body["stream_options"] == {"include_usage": True}
+
+
+async def test_openai_tool_call_round_trip(fake_openai: FakeLLMServer, build: Build) -> None:
+    llm = await build("openai")
+    model = llm.bind_tools([check_stock])
+    fake_openai.tool_calls(("check_stock", {"product": "Galaxy S24"})).text("Quedan 19 unidades.")
+    convo = _convo()
+    first = await model.ainvoke(convo)
+    assert isinstance(first, AIMessage)
+    (call,) = first.tool_calls
+    assert (call["name"], call["args"], call["id"]) == ("check_stock", {"product": "Galaxy S24"}, "call_1")
+    convo += [first, ToolMessage(content=await check_stock.ainvoke(call["args"]), tool_call_id="call_1")]
+    assert (await model.ainvoke(convo)).content == "Quedan 19 unidades."
+
+    declared, replied = (r.body for r in fake_openai.requests)
+    (function,) = [t["function"] for t in declared["tools"]]
+    assert function["name"] == "check_stock" and function["parameters"]["required"] == ["product"]
+    assistant, tool_message = replied["messages"][-2:]
+    assert assistant["tool_calls"][0]["function"]["name"] == "check_stock"
+    assert tool_message["role"] == "tool" and tool_message["tool_call_id"] == "call_1"
+    assert json.loads(tool_message["content"]) == {"product": "Galaxy S24", "stock": 19, "asked": 1}
+
+
+async def test_openai_429_honours_retry_after(fake_openai: FakeLLMServer, build: Build) -> None:
+    llm = await build("openai")  # LLM_MAX_RETRIES=1: openai's max_retries, one retry after the first attempt
+    fake_openai.error(429, retry_after="1.5").text("Ahora sí.")
+    assert (await llm.ainvoke(_convo())).content == "Ahora sí."
+    assert len(fake_openai.requests) == 2 and 1.4 < _gap(fake_openai) < 2.5  # backoff alone would be ≤ 0.5 s
+    assert fake_openai.requests[1].headers["x-stainless-retry-count"] == "1"
+
+    fake_openai.reset()
+    fake_openai.error(429, retry_after="600").text("no llega")  # over the SDK's 120 s cap: no retry at all
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert type(error).__name__ == "OpenAIRateLimitError" and elapsed < 1 and len(fake_openai.requests) == 1
+
+
+async def test_openai_5xx_retried_then_raises(fake_openai: FakeLLMServer, build: Build) -> None:
+    llm = await build("openai")
+    fake_openai.error(500).text("Ahora sí.")
+    assert (await llm.ainvoke(_convo())).content == "Ahora sí."
+    fake_openai.reset()
+    fake_openai.error(503).error(500).text("no llega")
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert "500" in str(error) and len(fake_openai.requests) == 2 and elapsed < 1.5
+
+
+async def test_openai_hang_raises_within_the_timeout(fake_openai: FakeLLMServer, build: Build) -> None:
+    retries, timeout = 1, 1.0
+    llm = await build("openai", llm_timeout=timeout, llm_max_retries=retries)
+    fake_openai.hang(30).hang(30).text("never")
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert "timed out" in str(error).lower()  # openai.APITimeoutError, after one retry
+    assert len(fake_openai.requests) == retries + 1
+    assert timeout * (retries + 1) * 0.9 < elapsed < timeout * (retries + 1) + 1.5
+
+
+async def test_openai_malformed_json_raises_at_once(fake_openai: FakeLLMServer, build: Build) -> None:
+    llm = await build("openai")
+    fake_openai.malformed().malformed()
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert isinstance(error, ValueError) and elapsed < 1
+    error, elapsed = await _fails(_drain(llm.astream(_convo())))
+    assert isinstance(error, ValueError) and elapsed < 1
+
+
+# --------------------------------------------------------------------------- the agent with a real client
+
+
+@pytest.fixture(params=["gemini", "openai"])
+def fake_provider(request: pytest.FixtureRequest) -> FakeLLMServer:
+    server: FakeLLMServer = request.getfixturevalue(f"fake_{request.param}")
+    return server
+
+
+@pytest.fixture
+async def agent(
+    fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[ChatService]]]:
+    """A ChatService whose LLM is the real client from build_llm, pointed at the fake provider."""
+    made: list[ChatService] = []
+
+    async def make(llm_timeout: float = TIMEOUT) -> ChatService:
+        await upgrade(service.engine)
+        keys = {"google_api_key": FAKE_KEY} if fake_provider.provider == "gemini" else {"openai_api_key": FAKE_KEY}
+        settings = make_settings(tmp_path, checkpointer="memory", llm_timeout=llm_timeout, **keys)
+        llm = build_llm(settings)
+        assert type(llm).__name__ == CLIENT_CLASS[fake_provider.provider]
+        chat = ChatService(settings, service, AgentContext.build(service, settings, llm=llm))
+        await chat.start()
+        made.append(chat)
+        return chat
+
+    yield make
+    for chat in made:
+        await chat.close()
+        assert chat.context.llm is not None
+        await _close(chat.context.llm)
+
+
+async def test_agent_turn_drops_an_invented_price(fake_provider: FakeLLMServer, agent: Any) -> None:
+    chat = await agent()
+    fake_provider.text(f"¡Claro! El {PHONE} cuesta 1,00 € y quedan 19 unidades.")
+    result = await chat.turn("¿cuánto cuesta el Galaxy S24 de 128 GB?", thread_id="t")
+    assert "1,00 €" not in result.reply
+    assert "909,00 €" in result.reply  # the composer's exact answer went out instead
+    (sent,) = fake_provider.requests  # the LLM was asked once, over HTTP, with the app's prompt and tools
+    wire = json.dumps(sent.body, ensure_ascii=False)
+    assert SYSTEM_PROMPT.splitlines()[0] in wire and "909.00" in wire and "check_stock" in wire
+
+
+@pytest.mark.parametrize("fault", ["500", "hang"])
+async def test_agent_turn_survives_a_failing_provider(fake_provider: FakeLLMServer, agent: Any, fault: str) -> None:
+    chat = await agent(llm_timeout=1.0)
+    step = Error(500) if fault == "500" else Hang(30)
+    fake_provider.script(step, step, step)  # enough for every retry either SDK makes at LLM_MAX_RETRIES=1
+    start = time.monotonic()
+    result = await chat.turn("¿cuánto cuesta el Galaxy S24 de 128 GB?", thread_id="t")
+    assert "909,00 €" in result.reply and result.reply.strip()
+    assert time.monotonic() - start < 4
+    assert fake_provider.requests and fake_provider.requests[0].step in ("Error", "Hang")
