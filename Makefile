@@ -8,13 +8,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: help install install-dev browser setup run stop redis-start test lint bench bench-import clean
+.PHONY: help install install-dev browser setup run stop redis-start test lint bench bench-import clean telegram
 
 help:
 	@echo "make run    instala, prepara la base de datos y el índice, y arranca el servidor (http://127.0.0.1:8001)"
 	@echo "make test   instala lo necesario y pasa lint + tests"
 	@echo "make bench  mide la búsqueda, la conversación y la caché (y la importación de 5.093 productos)"
 	@echo "make stop   para el Redis Stack que arrancó make run"
+	@echo "make telegram  el bot de Telegram por long polling (necesita TELEGRAM_TOKEN en .env)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +77,12 @@ run: setup
 		echo "Redis Stack no está disponible en esta máquina: el servidor usará la caché en memoria (CACHE_BACKEND=memory)."; \
 		backend=memory; fi; \
 	export CACHE_BACKEND=$${CACHE_BACKEND:-$$backend}; exec $(BIN)/python -m server
+
+# The Telegram bot by long polling (no public URL needed); the webhook mode runs inside `make run` instead.
+telegram: setup
+	@if bash scripts/redis-stack.sh start; then backend=redis; else rc=$$?; [ $$rc -eq 2 ] || exit $$rc; \
+		backend=memory; fi; \
+	export CACHE_BACKEND=$${CACHE_BACKEND:-$$backend}; exec $(BIN)/python -m telegram_bot poll
 
 lint: install-dev
 	$(BIN)/ruff check .

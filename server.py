@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,12 +22,16 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.deps import role_of
 from api.routes import chat, health, products
+from api.routes import telegram as telegram_routes
 from api.routes.chat import THREAD_ID_PATTERN
 from chat import MAX_MESSAGE_CHARS, ChatService
 from data.errors import describe
 from data.migrate import upgrade
 from settings import Settings, configure_logging, get_settings
 from tools.catalog import CatalogService
+
+if TYPE_CHECKING:
+    from telegram_bot.channel import TelegramChannel
 
 log = logging.getLogger("agente.server")
 
@@ -55,9 +59,12 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
         chat = ChatService(settings, catalog)
         await chat.start()
         app.state.chat = chat
+        app.state.telegram = await _start_telegram(settings, chat) if settings.telegram_token else None
         try:
             yield
         finally:
+            if app.state.telegram is not None:
+                await app.state.telegram.stop()
             await chat.close()
             await catalog.close()
 
@@ -72,8 +79,24 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
     app.include_router(health.router)
     app.include_router(products.router)
     app.include_router(chat.router)
+    if settings.telegram_token:
+        app.include_router(telegram_routes.router)
     _agent_routes(app)
     return app
+
+
+async def _start_telegram(settings: Settings, chat: ChatService) -> TelegramChannel:
+    """The Telegram channel in webhook mode; if Telegram cannot be reached now, the webhook retries later."""
+    from telegram_bot.channel import TelegramChannel
+
+    channel = TelegramChannel(settings, chat)
+    if settings.telegram_webhook_secret is None:
+        log.warning("TELEGRAM_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not: /telegram/webhook refuses everything")
+    try:
+        await channel.start()
+    except Exception as exc:
+        log.error("telegram: could not start (%s); /telegram/webhook will try again", type(exc).__name__)
+    return channel
 
 
 def _install_error_handlers(app: FastAPI) -> None:

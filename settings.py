@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
 
@@ -60,6 +61,31 @@ class Settings(BaseSettings):
     lexicon_dir: Path = Path("")  # empty: var/lexicon (the shop's own words, added to data/lexicon's)
     search_semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
 
+    # Telegram (telegram_bot/): the channel is on when TELEGRAM_TOKEN is set.
+    telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None  # X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -
+    telegram_admin_chat_ids: Annotated[list[int], NoDecode] = []  # "123,456": told about orders placed on Telegram
+    telegram_api_base_url: str = "https://api.telegram.org/bot"  # the token and the method are appended
+
+    @field_validator("telegram_token", "telegram_webhook_secret", mode="before")
+    @classmethod
+    def _blank_telegram_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET: de 1 a 256 caracteres A-Z, a-z, 0-9, _ o -")
+        return value
+
+    @field_validator("telegram_admin_chat_ids", mode="before")
+    @classmethod
+    def _chat_id_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
+        return value
+
     @field_validator("admin_api_key", "google_api_key", "openai_api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -94,6 +120,12 @@ class Settings(BaseSettings):
     def resolved_lexicon_dir(self) -> Path:
         """The shop's own vocabulary files (synonyms, kinds, purposes...), read on top of the shipped ones."""
         return self.lexicon_dir if str(self.lexicon_dir) not in ("", ".") else self.var_dir / "lexicon"
+
+    @property
+    def telegram_base_file_url(self) -> str:
+        """Where Telegram serves files, next to TELEGRAM_API_BASE_URL (https://api.telegram.org/file/bot)."""
+        base = self.telegram_api_base_url
+        return base[: -len("bot")] + "file/bot" if base.endswith("bot") else base.rstrip("/") + "/file/bot"
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -25,6 +25,7 @@ RANK = {
     "graph": 5,
     "chat": 6,
     "api": 7,
+    "telegram_bot": 7,  # a channel beside the HTTP API: both call `chat`; server wires the two together
     "server": 8,
     "manage": 8,
     "evals": 9,
