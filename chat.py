@@ -26,6 +26,7 @@ from langgraph.types import Command
 import graph as agent_graph
 from agent.context import AgentContext
 from agent.llm import build_llm
+from agent.llm_retry import LLMTurn, empty_usage, llm_turn
 from agent.orders import answer_kind
 from data.conversations import record_turns, record_turns_sqlite
 from data.db import write_session
@@ -132,6 +133,8 @@ class TurnResult:
     cached: bool = False
     awaiting_confirmation: bool = False
     latency_ms: float = 0.0
+    # LLM requests and tokens of this turn (router + reply rounds): llm_calls, input/output/total_tokens.
+    usage: dict[str, int] = field(default_factory=empty_usage)
 
 
 class ChatService:
@@ -201,24 +204,34 @@ class ChatService:
         config = self.config(thread_id, role)
         if not trace:
             config["callbacks"] = []  # do not inherit the caller's handlers through the context
-        prefix = ""
-        snapshot = await self.graph.aget_state(config)
-        if snapshot.interrupts:
-            kind = answer_kind(message)
-            if kind != "other":
-                out = await self._run(Command(resume=message), config)
-                return await self._finish(out, message, thread_id, channel, started)
-            await self._run(Command(resume="no"), config)  # a new question: leave the order unconfirmed
-            prefix = "(He dejado el pedido sin confirmar; tu carrito sigue guardado.)\n\n"
-        out = await self._run({"messages": [HumanMessage(message)]}, config)
-        return await self._finish(out, message, thread_id, channel, started, prefix)
+        # One LLM budget, retry policy and usage tally for everything this turn asks the LLM (agent.llm_retry).
+        llm = LLMTurn(self.context.llm_timeout, self.settings.llm_max_retries, self.settings.llm_history_tokens)
+        with llm_turn(llm):
+            prefix = ""
+            snapshot = await self.graph.aget_state(config)
+            if snapshot.interrupts:
+                kind = answer_kind(message)
+                if kind != "other":
+                    out = await self._run(Command(resume=message), config)
+                    return await self._finish(out, message, thread_id, channel, started, usage=llm.usage.summary())
+                await self._run(Command(resume="no"), config)  # a new question: leave the order unconfirmed
+                prefix = "(He dejado el pedido sin confirmar; tu carrito sigue guardado.)\n\n"
+            out = await self._run({"messages": [HumanMessage(message)]}, config)
+        return await self._finish(out, message, thread_id, channel, started, prefix, llm.usage.summary())
 
     async def _run(self, payload: Any, config: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.graph.ainvoke(payload, config, context=self.context, durability="exit")
         return result
 
     async def _finish(
-        self, out: dict[str, Any], message: str, thread_id: str, channel: str, started: float, prefix: str = ""
+        self,
+        out: dict[str, Any],
+        message: str,
+        thread_id: str,
+        channel: str,
+        started: float,
+        prefix: str = "",
+        usage: dict[str, int] | None = None,
     ) -> TurnResult:
         interrupts = out.get("__interrupt__") or []
         routes = out.get("routes") or []
@@ -239,6 +252,7 @@ class ChatService:
             cached=out.get("cache") == "hit",
             awaiting_confirmation=bool(interrupts),
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            usage=usage or empty_usage(),
         )
 
     # ------------------------------------------------------------------ stateless clients (chat playground)

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     llm_timeout: float = Field(default=15.0, gt=0, le=20.0)
     llm_max_retries: int = Field(default=1, ge=0, le=2)
+    llm_history_tokens: int = Field(default=2000, ge=100, le=100_000)
     openai_api_key: SecretStr | None = None
     openai_base_url: str = ""
     openai_model: str = "gpt-4o-mini"

@@ -1,8 +1,8 @@
 """LLM factory: Gemini, OpenAI (or any OpenAI-compatible server), or `offline` (no model at all).
 
 Gemini with GOOGLE_API_KEY, OpenAI with OPENAI_API_KEY; otherwise the planner and the composer answer on their
-own. Timeouts and retries are always bounded: without network Gemini takes 34 s to fail at default retries, which
-would be a customer waiting for nothing.
+own. Every request has a timeout, and the clients never retry on their own: `agent.llm_retry.invoke_llm` owns
+the retry policy for both providers (it honours Retry-After and the turn's LLM budget, LLM_MAX_RETRIES times).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
                 "temperature": settings.temperature,
                 "timeout": settings.llm_timeout,
                 # langchain-google-genai reads max_retries as the total number of attempts (google-genai's
-                # HttpRetryOptions.attempts); LLM_MAX_RETRIES counts retries, as the OpenAI client does.
-                "max_retries": settings.llm_max_retries + 1,
+                # HttpRetryOptions.attempts): one, so google-genai neither retries nor ignores Retry-After.
+                "max_retries": 1,
             }
             return ChatGoogleGenerativeAI(**kwargs)
         case "openai":
@@ -63,7 +63,7 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
                 "api_key": settings.openai_api_key or "not-needed-for-local-servers",
                 "temperature": settings.temperature,
                 "timeout": settings.llm_timeout,
-                "max_retries": settings.llm_max_retries,
+                "max_retries": 0,  # retried by agent.llm_retry, within the turn's budget
             }
             if settings.openai_base_url:
                 kwargs["base_url"] = settings.openai_base_url

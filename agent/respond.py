@@ -3,6 +3,8 @@
 The LLM gets the conversation, the tool results and the composer's draft, may call tools itself (at most
 `MAX_TOOL_ROUNDS` rounds), and writes the reply. Every price and stock figure in that reply must appear in the
 tool results; on a mismatch, an LLM error, a malformed answer or a timeout, the composer's draft goes out.
+The LLM work shares the turn's budget (LLM_TIMEOUT) with the router's, and the conversation it gets is bounded
+by LLM_HISTORY_TOKENS (see `agent.llm_retry`).
 """
 
 from __future__ import annotations
@@ -14,18 +16,27 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
 
 from agent.composer import figures_match
 from agent.context import AgentContext
+from agent.llm_retry import invoke_llm, llm_turn
 from state import ProductFact
 
 log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 2
-HISTORY = 6
+HISTORY_SCAN = 60  # messages looked at before the token budget trims them (long threads cost nothing extra)
 
 SYSTEM_PROMPT = """Eres el asistente de ventas de una tienda online española. Hablas con clientes en español, \
 con un tono cercano y profesional, y respuestas breves.
@@ -81,14 +92,26 @@ async def respond(
     """The reply for this turn: the LLM's when it is configured and truthful, else `draft`."""
     if context.llm is None:
         return draft
-    try:
-        text, seen = await asyncio.wait_for(_llm_turn(context, config, messages, draft, facts), context.llm_timeout)
-    except TimeoutError:
-        log.warning("LLM reply timed out after %.1fs; sending the composer's reply", context.llm_timeout)
-        return draft
-    except Exception:  # any provider failure: the customer still gets an exact answer
-        log.warning("LLM reply failed; sending the composer's reply", exc_info=True)
-        return draft
+    with llm_turn(timeout=context.llm_timeout) as turn:  # the ChatService turn's, or one of our own
+        remaining = turn.remaining()
+        if remaining <= 0:
+            log.warning("no LLM time left in this turn; sending the composer's reply")
+            return draft
+        try:
+            text, seen = await asyncio.wait_for(
+                _llm_turn(context, config, messages, draft, facts, turn.history_tokens), remaining
+            )
+        except TimeoutError:
+            log.warning("LLM reply ran out of the turn's %.1fs budget; sending the composer's reply", turn.timeout)
+            return draft
+        except Exception:  # any provider failure: the customer still gets an exact answer
+            log.warning("LLM reply failed; sending the composer's reply", exc_info=True)
+            return draft
+    return _checked(text, seen, draft, facts)
+
+
+def _checked(text: str, seen: list[Any], draft: str, facts: list[Any]) -> str:
+    """The LLM's text if every figure in it comes from the tools, else `draft`."""
     money, counts = allowed_figures([facts, seen])
     if not text.strip():
         return draft
@@ -98,8 +121,41 @@ async def respond(
     return text
 
 
+def recent_history(messages: list[AnyMessage], max_tokens: int) -> list[BaseMessage]:
+    """The conversation the reply LLM sees: the current message whole, then older ones while `max_tokens` allows.
+
+    Only what the customer and the assistant said (no tool traffic); trimmed oldest first, starting on a
+    customer message, by an approximate count (~4 characters a token).
+    """
+    talk = [
+        m
+        for m in messages[-HISTORY_SCAN:]
+        if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
+    ]
+    last_human = max((i for i, m in enumerate(talk) if isinstance(m, HumanMessage)), default=None)
+    if last_human is None:
+        return list(talk[-1:])
+    current: list[BaseMessage] = list(talk[last_human:])
+    room = max_tokens - count_tokens_approximately(current)
+    if room <= 0 or last_human == 0:
+        return current
+    earlier = trim_messages(
+        talk[:last_human],
+        max_tokens=room,
+        token_counter="approximate",
+        strategy="last",
+        start_on="human",
+    )
+    return [*earlier, *current]
+
+
 async def _llm_turn(
-    context: AgentContext, config: RunnableConfig, messages: list[AnyMessage], draft: str, facts: list[Any]
+    context: AgentContext,
+    config: RunnableConfig,
+    messages: list[AnyMessage],
+    draft: str,
+    facts: list[Any],
+    history_tokens: int,
 ) -> tuple[str, list[Any]]:
     assert context.llm is not None
     tools = {t.name: t for t in context.tools}
@@ -110,13 +166,11 @@ async def _llm_turn(
         f"Borrador de respuesta, correcto pero mejorable:\n{draft}\n\n"
         "Escribe la respuesta final al cliente."
     )
-    history = [
-        m for m in messages[-HISTORY:] if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
-    ]
-    convo: list[AnyMessage] = [SystemMessage(SYSTEM_PROMPT), *history, grounding]
+    history = recent_history(messages, history_tokens)
+    convo: list[BaseMessage] = [SystemMessage(SYSTEM_PROMPT), *history, grounding]
     seen: list[Any] = []
     for _ in range(MAX_TOOL_ROUNDS + 1):
-        answer = await model.ainvoke(convo, config)
+        answer = await invoke_llm(model, convo, config)
         if not isinstance(answer, AIMessage):
             raise TypeError(f"unexpected LLM output {type(answer).__name__}")
         if not answer.tool_calls:

@@ -407,13 +407,17 @@ class Router:
         return Decision("products" if matches() else "conversation", "default", score)
 
     async def _ask_llm(self, text: str) -> Decision | None:
+        from agent.llm_retry import invoke_llm
+
         try:
             structured = self.llm.with_structured_output(RouteChoice)
-            choice = await structured.ainvoke(
+            # The turn's retry policy, LLM budget and usage tally (agent.llm_retry), like the reply's calls.
+            choice = await invoke_llm(
+                structured,
                 [
                     ("system", "Clasifica el mensaje de un cliente de una tienda online en una ruta."),
                     ("human", text),
-                ]
+                ],
             )
             if isinstance(choice, dict):
                 choice = RouteChoice.model_validate(choice)

@@ -42,6 +42,15 @@ class ChatProduct(BaseModel):
     stock: int
 
 
+class ChatUsage(BaseModel):
+    """What the turn cost in LLM work: requests sent and tokens (all zero without an LLM or on a cache hit)."""
+
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
 class ChatResponse(BaseModel):
     """What a chat client gets back: the reply and the facts behind it."""
 
@@ -52,6 +61,7 @@ class ChatResponse(BaseModel):
     cached: bool
     awaiting_confirmation: bool
     latency_ms: float
+    usage: ChatUsage | None = None
 
     @classmethod
     def of(cls, result: TurnResult) -> ChatResponse:
@@ -68,6 +78,7 @@ class ChatResponse(BaseModel):
             cached=result.cached,
             awaiting_confirmation=result.awaiting_confirmation,
             latency_ms=result.latency_ms,
+            usage=ChatUsage(**result.usage),
         )
 
 

@@ -164,7 +164,8 @@ def test_llm_factory_gemini_bounded() -> None:
     llm = build_llm(Settings.isolated(google_api_key="fake-key", llm_timeout=20, llm_max_retries=2))
     assert type(llm).__name__ == "ChatGoogleGenerativeAI"
     assert llm.model.endswith("gemini-2.0-flash")  # type: ignore[union-attr]
-    assert llm.timeout == 20 and llm.max_retries == 3  # type: ignore[union-attr]  # attempts: 2 retries + 1
+    # max_retries is google-genai's attempts: one; agent.llm_retry retries (LLM_MAX_RETRIES) on top of it
+    assert llm.timeout == 20 and llm.max_retries == 1  # type: ignore[union-attr]
 
 
 def test_llm_factory_openai_compatible_server() -> None:

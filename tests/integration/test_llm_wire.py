@@ -2,7 +2,8 @@
 
 What the SDKs do on the wire (google-genai 3.6 under langchain-google-genai 4.4, openai 3.63 under
 langchain-openai 1.7) is pinned down here: URLs, headers, the JSON of function calling, streaming, and how they
-retry and time out. Then one agent turn per provider shows the app's guard rails hold with a real client.
+time out, and that they never retry on their own (agent.llm_retry owns that, from the errors they raise). Then
+one agent turn per provider shows the app's guard rails hold with a real client.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from langchain_core.tools import tool
 
 from agent.context import AgentContext
 from agent.llm import build_llm
+from agent.llm_retry import error_status, retry_after
 from agent.respond import SYSTEM_PROMPT
 from chat import ChatService
 from data.migrate import upgrade
@@ -107,11 +109,6 @@ def _convo() -> list[AnyMessage]:
     return [SystemMessage("Eres el asistente de la tienda."), HumanMessage("¿Tenéis el Galaxy S24?")]
 
 
-def _gap(fake: FakeLLMServer) -> float:
-    first, second = fake.requests[:2]
-    return second.at - first.at
-
-
 # --------------------------------------------------------------------------- Gemini
 
 
@@ -175,37 +172,22 @@ async def test_gemini_function_call_round_trip(fake_gemini: FakeLLMServer, build
     assert replied["systemInstruction"] == declared["systemInstruction"]
 
 
-async def test_gemini_429_retries_with_its_own_backoff_not_retry_after(
-    fake_gemini: FakeLLMServer, build: Build
-) -> None:
-    # langchain-google-genai passes max_retries as HttpRetryOptions(attempts=...): the TOTAL number of attempts;
-    # build_llm passes LLM_MAX_RETRIES + 1, so LLM_MAX_RETRIES=0 is one attempt and the default 1 gives one retry.
-    once = await build("gemini", llm_max_retries=0)
-    fake_gemini.error(429, retry_after="1").text("no llega")
-    error, _ = await _fails(once.ainvoke(_convo()))
-    assert type(error).__name__ == "GoogleRateLimitError" and "429" in str(error)
+async def test_gemini_client_never_retries_and_its_errors_say_why(fake_gemini: FakeLLMServer, build: Build) -> None:
+    # build_llm passes max_retries=1, which langchain-google-genai reads as HttpRetryOptions(attempts=1): google-genai
+    # (whose own backoff ignores Retry-After) never retries; agent.llm_retry does, from what the error carries.
+    llm = await build("gemini", llm_max_retries=2)
+    fake_gemini.error(429, retry_after="3").text("no llega")
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert type(error).__name__ == "GoogleRateLimitError" and "429" in str(error) and elapsed < 1
+    assert (error_status(error), retry_after(error)) == (429, 3.0)  # from the google-genai ClientError behind it
     assert len(fake_gemini.requests) == 1 and len(fake_gemini.pending) == 1
 
-    fake_gemini.reset()
-    twice = await build("gemini")
-    fake_gemini.error(429, retry_after="3").text("Ahora sí.")
-    assert (await twice.ainvoke(_convo())).content == "Ahora sí."
-    assert len(fake_gemini.requests) == 2
-    # tenacity's wait_exponential_jitter(initial=1, jitter=1): 1-2 s, whatever Retry-After says.
-    assert 0.9 < _gap(fake_gemini) < 2.9
-
-
-async def test_gemini_5xx_retried_only_with_attempts_to_spare(fake_gemini: FakeLLMServer, build: Build) -> None:
-    llm = await build("gemini")  # LLM_MAX_RETRIES=1: one retry, as with OpenAI
-    fake_gemini.error(500).text("Ahora sí.")
-    assert (await llm.ainvoke(_convo())).content == "Ahora sí."
-    assert [r.step for r in fake_gemini.requests] == ["Error", "Text"]
-
-    fake_gemini.reset()
-    default = await build("gemini", llm_max_retries=0)  # one attempt
-    fake_gemini.error(503)
-    error, elapsed = await _fails(default.ainvoke(_convo()))
-    assert "503" in str(error) and len(fake_gemini.requests) == 1 and elapsed < 1
+    for status in (500, 503):
+        fake_gemini.reset()
+        fake_gemini.error(status).text("no llega")
+        error, elapsed = await _fails(llm.ainvoke(_convo()))
+        assert (error_status(error), retry_after(error)) == (status, None) and elapsed < 1
+        assert len(fake_gemini.requests) == 1
 
 
 async def test_gemini_hang_raises_within_the_timeout(fake_gemini: FakeLLMServer, build: Build) -> None:
@@ -289,37 +271,29 @@ async def test_openai_tool_call_round_trip(fake_openai: FakeLLMServer, build: Bu
     assert json.loads(tool_message["content"]) == {"product": "Galaxy S24", "stock": 19, "asked": 1}
 
 
-async def test_openai_429_honours_retry_after(fake_openai: FakeLLMServer, build: Build) -> None:
-    llm = await build("openai")  # LLM_MAX_RETRIES=1: openai's max_retries, one retry after the first attempt
-    fake_openai.error(429, retry_after="1.5").text("Ahora sí.")
-    assert (await llm.ainvoke(_convo())).content == "Ahora sí."
-    assert len(fake_openai.requests) == 2 and 1.4 < _gap(fake_openai) < 2.5  # backoff alone would be ≤ 0.5 s
-    assert fake_openai.requests[1].headers["x-stainless-retry-count"] == "1"
+async def test_openai_client_never_retries_and_its_errors_say_why(fake_openai: FakeLLMServer, build: Build) -> None:
+    llm = await build("openai", llm_max_retries=2)  # build_llm passes max_retries=0: agent.llm_retry retries
+    fake_openai.error(429, retry_after="1.5").text("no llega")
+    error, elapsed = await _fails(llm.ainvoke(_convo()))
+    assert type(error).__name__ == "OpenAIRateLimitError" and elapsed < 1
+    assert (error_status(error), retry_after(error)) == (429, 1.5)
+    assert len(fake_openai.requests) == 1 and fake_openai.requests[0].headers["x-stainless-retry-count"] == "0"
 
     fake_openai.reset()
-    fake_openai.error(429, retry_after="600").text("no llega")  # over the SDK's 120 s cap: no retry at all
+    fake_openai.error(503).text("no llega")
     error, elapsed = await _fails(llm.ainvoke(_convo()))
-    assert type(error).__name__ == "OpenAIRateLimitError" and elapsed < 1 and len(fake_openai.requests) == 1
-
-
-async def test_openai_5xx_retried_then_raises(fake_openai: FakeLLMServer, build: Build) -> None:
-    llm = await build("openai")
-    fake_openai.error(500).text("Ahora sí.")
-    assert (await llm.ainvoke(_convo())).content == "Ahora sí."
-    fake_openai.reset()
-    fake_openai.error(503).error(500).text("no llega")
-    error, elapsed = await _fails(llm.ainvoke(_convo()))
-    assert "500" in str(error) and len(fake_openai.requests) == 2 and elapsed < 1.5
+    assert (error_status(error), retry_after(error)) == (503, None) and elapsed < 1
+    assert len(fake_openai.requests) == 1
 
 
 async def test_openai_hang_raises_within_the_timeout(fake_openai: FakeLLMServer, build: Build) -> None:
-    retries, timeout = 1, 1.0
-    llm = await build("openai", llm_timeout=timeout, llm_max_retries=retries)
-    fake_openai.hang(30).hang(30).text("never")
+    timeout = 1.0
+    llm = await build("openai", llm_timeout=timeout, llm_max_retries=1)
+    fake_openai.hang(30).text("never")
     error, elapsed = await _fails(llm.ainvoke(_convo()))
-    assert "timed out" in str(error).lower()  # openai.APITimeoutError, after one retry
-    assert len(fake_openai.requests) == retries + 1
-    assert timeout * (retries + 1) * 0.9 < elapsed < timeout * (retries + 1) + 1.5
+    assert "timed out" in str(error).lower()  # openai.APITimeoutError, not retried by the client
+    assert len(fake_openai.requests) == 1
+    assert timeout * 0.9 < elapsed < timeout + 1.0
 
 
 async def test_openai_malformed_json_raises_at_once(fake_openai: FakeLLMServer, build: Build) -> None:
