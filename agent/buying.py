@@ -78,7 +78,7 @@ def _checkout() -> re.Pattern[str]:
     objects = "|".join(re.escape(o) for o in table.get("objects", []))
     phrases = "|".join(re.escape(p) for p in sorted(table.get("phrases", []), key=len, reverse=True))
     return re.compile(
-        rf"\b(?:{verbs})(?:lo|la)? (?:el |mi |la |ya el |ya la )?(?:{objects})\b"
+        rf"\b(?:{verbs})(?:lo|la)? (?:tu |vos |usted )?(?:el |mi |la |ya el |ya la )?(?:{objects})\b"
         + (rf"|\b(?:{phrases})\b" if phrases else "")
     )
 

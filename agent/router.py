@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from agent import buying
 from agent.features import asks_pack_vs_loose, feature_of, per_unit_of
 from agent.language import folded_words
-from agent.lexicon import greeting, policy_cues, respell
+from agent.lexicon import greeting, policy_cues, remarks, respell
 from state import ROUTES, Route
 from vectorstore.embeddings import Embedder
 from vectorstore.text import fold
@@ -224,7 +224,8 @@ def clause_intents(folded: str, attribute_keys: frozenset[str] = frozenset()) ->
         # "…, aunque esté agotado" qualifies the question before it; "…, que pago con PayPal" the order before it;
         # "…, ¿cuánto es todo?" asks the total of the purchase before it
         aside = out and (
-            CONCESSIVE.match(clause)
+            not remarks().sub(" ", clause).strip(" ,.")  # "..., tienes permiso": a remark, not a request
+            or CONCESSIVE.match(clause)
             or PAYING_WITH.match(clause)
             or (out[-1][1] == "orders" and buying.total_only(clause))
             or OPEN_QUESTION.match(clause)
