@@ -31,7 +31,8 @@ _ASKING = re.compile(
 )
 _SEARCHING = re.compile(
     r"^(?:(?:hola|buenas|oye|vale|pues|y)\s+)*(?:busco|buscaba|estoy buscando|quiero|quisiera|necesito|me gustaria|"
-    r"teneis|tienen algun|tienen alguna|tienen (?:un|una|unos|unas)\b|hay (?:algun|alguna|un|una)|venden|vendeis|"
+    r"teneis|(?:tienen|tienes|tenes) (?:algun|alguna|algunos|algunas|un|una|unos|unas|el|la|los|las)\b|"
+    r"hay (?:algun|alguna|un|una)|venden|vendeis|"
     r"muestrame|ensename|recomiendame|me recomiendas|que me recomiendas|dame|ponme|anade|agrega|mete)\b"
 )
 # Price, stock and cart questions name features only as versions ("¿cuánto cuesta el de 256 GB?").

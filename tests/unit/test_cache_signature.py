@@ -22,3 +22,14 @@ def test_a_question_about_a_feature_never_shares_a_search_answer(listing: str, a
 
 def test_the_same_question_in_other_words_still_shares_its_signature() -> None:
     assert signature("¿tenéis lanzadores Nerf?") == signature("¿qué lanzadores nerf teneis?")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("¿Tenéis la Switch OLED?", "HOLA TIENEN LA NINTENDO SWITCH OLED??"),
+        ("¿Tenéis la camiseta Levi's blanca en talla L?", "tienen la camiseta levis blanca talla L?"),
+    ],
+)
+def test_asking_whether_the_shop_has_a_product_is_no_feature_question(first: str, second: str) -> None:
+    assert signature(first) is not None and signature(first)[1] == signature(second)[1]  # "OLED", "talla" name it
