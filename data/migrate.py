@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 
 from alembic import command
@@ -27,11 +29,24 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
     await _run(engine, command.downgrade, revision)
 
 
+# Alembic keeps its migration context in a process-global proxy: two migrations interleaving on one event loop
+# (two catalogues set up at once) corrupt each other's options (KeyError: 'script'). One at a time per loop.
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _one_at_a_time() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _locks.get(loop)
+    if lock is None:
+        lock = _locks[loop] = asyncio.Lock()
+    return lock
+
+
 async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
     def on_connection(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         step(config, revision)
 
-    async with engine.begin() as connection:
+    async with _one_at_a_time(), engine.begin() as connection:
         await connection.run_sync(on_connection)

@@ -70,8 +70,7 @@ class InProcessSession(Session):
         settings = self.shared.settings(self.var)
         self.catalog = CatalogService(settings, embedder=self.shared.embedder)
         await self.catalog.load()
-        async with self.shared.migrate_lock:  # alembic's context proxy is process-global: one migration at a time
-            await upgrade(self.catalog.engine)
+        await upgrade(self.catalog.engine)  # one migration at a time in the process (data.migrate)
         shop = Shop(self.catalog)
         self.recorder = record_shop(shop)
         context = AgentContext(
@@ -171,7 +170,6 @@ class InProcessTarget:
         self.llm = build_llm(self.settings(template))
         self.router = Router(self.embedder, self.llm)
         self.router.warm_up()
-        self.migrate_lock = asyncio.Lock()
 
     def settings(self, var: Path) -> Settings:
         """Settings of one session: its own var dir, memory checkpointer and cache."""

@@ -68,9 +68,10 @@ def _imports(module: str, path: Path) -> Iterator[tuple[str, int]]:
 
 
 MODULES = dict(_sources())
+# Parsed once, at collection: ast.parse is not safe to run while another thread of the session parses too.
+IMPORTS = {module: list(_imports(module, path)) for module, path in MODULES.items()}
 EDGES = {
-    module: sorted({name for name, _ in _imports(module, path) if name in MODULES and name != module})
-    for module, path in MODULES.items()
+    module: sorted({name for name, _ in IMPORTS[module] if name in MODULES and name != module}) for module in MODULES
 }
 
 
@@ -84,7 +85,7 @@ def test_imports_point_down(module: str) -> None:
     top = module.split(".")[0]
     upward = [
         f"{name} (line {line})"
-        for name, line in _imports(module, MODULES[module])
+        for name, line in IMPORTS[module]
         if name.split(".")[0] != top and RANK[name.split(".")[0]] >= RANK[top]
     ]
     assert not upward, f"{module} imports from its own layer or above: {upward}"
