@@ -70,3 +70,13 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
             return ChatOpenAI(**kwargs)
         case _:
             raise LLMConfigError(f"Unknown LLM_PROVIDER {provider!r}; valid choices: auto, {', '.join(PROVIDERS)}")
+
+
+async def close_llm(llm: BaseChatModel | None) -> None:
+    """Close a chat model's HTTP connections (Gemini's aiohttp session, the OpenAI client's pool), if it has any."""
+    if llm is None:
+        return
+    if hasattr(llm, "aclose"):  # ChatGoogleGenerativeAI
+        await llm.aclose()
+    elif (client := getattr(llm, "root_async_client", None)) is not None:  # ChatOpenAI
+        await client.close()

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evals import usage
 from evals.common import NA, direction
 from state import ROUTES
 
@@ -94,20 +95,31 @@ def report(
     dataset: str, target: str, experiment: str, stamp: str, started: float, limit: int | None,
     result: tuple[dict[str, float], dict[str, Any], str], out_dir: Path,
 ) -> Path:  # fmt: skip
-    """Save an experiment's JSON and Markdown and print its table."""
+    """Save an experiment's JSON and Markdown and print its table (with what the LLM cost, if one was used)."""
     metrics, details, markdown = result
     seconds = round(time.perf_counter() - started, 1)
+    target = target if dataset not in ("retrieval", "cache") else "offline"
+    spent = usage.totals(target)  # provider, model, calls, tokens, cost estimate
+    usage.reset()  # the next experiment in this process counts from zero
     payload = {
         "experiment": experiment,
         "dataset": dataset,
-        "target": target if dataset not in ("retrieval", "cache") else "offline",
+        "target": target,
         "created": stamp,
         "duration_s": seconds,
         "limit": limit,
         "metrics": metrics,
         "directions": {k: direction(k) for k in metrics},
         "details": details,
+        "llm": spent,
     }
+    if spent["provider"] != "offline":
+        cost = spent["cost_estimate_usd"]
+        markdown += (
+            f"\n\nLLM: {spent['provider']} {spent['model']} · {spent['llm_calls']} llamadas · "
+            f"{spent['input_tokens']} tokens de entrada, {spent['output_tokens']} de salida · "
+            + (f"coste estimado {cost:.4f} USD" if cost is not None else "sin precio para este modelo")
+        )
     path = save(out_dir, experiment, payload, markdown)
     print(f"\n## {experiment}\n\n{markdown}\n\n({seconds:.0f} s) Resultados en {path} y {path.with_suffix('.md')}")
     return path

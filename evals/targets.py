@@ -22,11 +22,12 @@ import httpx
 from sqlalchemy import func, select
 
 from agent.context import AgentContext
-from agent.llm import build_llm
+from agent.llm import build_llm, close_llm
 from agent.router import Router
 from chat import ChatService
 from data.migrate import upgrade
 from data.models import Order, Product
+from evals import usage
 from evals.environment import fresh_var
 from evals.trajectory import record_shop
 from settings import Settings
@@ -87,6 +88,7 @@ class InProcessSession(Session):
     async def turn(self, text: str, thread_id: str) -> dict[str, Any]:
         self.recorder.reset()
         result = await self.chat.turn(text, thread_id=thread_id, channel="eval")
+        usage.record(result.usage)
         return {
             "reply": result.reply,
             "route": result.route,
@@ -132,6 +134,7 @@ class HttpSession(Session):
         response = await self.client.post("/chat", json={"message": text, "thread_id": thread_id})
         response.raise_for_status()
         body = response.json()
+        usage.record(body.get("usage"))
         return {
             "reply": body.get("reply", ""),
             "route": body.get("route"),
@@ -220,7 +223,11 @@ async def open_target(target: str, var_template: Path | None = None, embedder: A
         workdir = Path(tmp)
         if var_template is None:
             var_template = await asyncio.to_thread(fresh_var, workdir / "template")
-        yield InProcessTarget(target, var_template, workdir, embedder)
+        shared = InProcessTarget(target, var_template, workdir, embedder)
+        try:
+            yield shared
+        finally:
+            await close_llm(shared.llm)  # its HTTP connections, or they linger until garbage collection
 
 
 def thread_for(session: Session, item_id: str) -> str:
