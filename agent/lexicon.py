@@ -192,26 +192,32 @@ def _plurals(words: list[str]) -> str:
     return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
 
 
-def is_container(words: str) -> bool:
-    """Whether the words are only a container ("paquetes", "dos botellas grandes"): a count of something else."""
+@lru_cache(maxsize=1)
+def _container() -> str:
+    """A container and the size that may follow it ("frascos grandes"): data/lexicon/attributes.json, as a regex."""
     table = lexicon("attributes")
-    nouns = _plurals([str(w) for w in table.get("containers", [])])
+    nouns = _plurals([str(w) for w in table.get("containers", [])]) or "(?!x)x"
     sizes = _plurals([str(w) for w in table.get("container_sizes", [])])
-    return (
-        bool(nouns) and re.fullmatch(rf"(?:{nouns})(?: (?:{sizes}))?" if sizes else rf"(?:{nouns})", words) is not None
-    )
+    return rf"(?:{nouns})(?: (?:{sizes}))?" if sizes else rf"(?:{nouns})"
+
+
+@lru_cache(maxsize=1)
+def _only_a_container() -> re.Pattern[str]:
+    return re.compile(_container())
+
+
+def is_container(words: str) -> bool:
+    """Whether the words are only a container ("paquetes", "botellas grandes"): a count of something else."""
+    return _only_a_container().fullmatch(words) is not None
 
 
 @lru_cache(maxsize=1)
 def container_pattern() -> str:
-    """A container and the "de" after it ("bolsas de", "frascos grandes de"); the words are in (data/lexicon/attributes.json) and the "de" after it.
+    """A container and the "de" after it ("bolsas de", "frascos grandes de").
 
     A regex fragment without anchors or groups, so the planner and the order parser each place it as they need.
     """
-    table = lexicon("attributes")
-    nouns = _plurals([str(w) for w in table.get("containers", [])]) or "(?!x)x"
-    sizes = _plurals([str(w) for w in table.get("container_sizes", [])])
-    return rf"(?:{nouns})(?: (?:{sizes}))? (?:de|del)\b" if sizes else rf"(?:{nouns}) (?:de|del)\b"
+    return rf"{_container()} (?:de|del)\b"
 
 
 @lru_cache(maxsize=1)

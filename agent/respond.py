@@ -33,7 +33,7 @@ from agent.composer import figures_match
 from agent.context import AgentContext
 from agent.llm_retry import invoke_llm, llm_turn
 from state import ProductFact
-from vectorstore.text import fold
+from vectorstore.text import fold, phrase_words
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +141,13 @@ def leaks_instructions(text: str) -> bool:
 
     Compared folded and on whole runs of words, so a reply that merely shares a phrase with the rules passes.
     """
-    said = " ".join(_words(text))
+    said = " ".join(phrase_words(text))
     return any(len(rule) >= 6 and " ".join(rule) in said for rule in _PROMPT_RULES)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", fold(text))
 
 
 # Each line of the system prompt, as words, split at its punctuation so a leaked clause is found on its own.
 _PROMPT_RULES = [
-    _words(clause) for line in SYSTEM_PROMPT.splitlines() for clause in re.split(r"[.;:]", line) if clause.strip()
+    phrase_words(clause) for line in SYSTEM_PROMPT.splitlines() for clause in re.split(r"[.;:]", line) if clause.strip()
 ]
 
 

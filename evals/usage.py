@@ -7,11 +7,12 @@ writes the totals next to the metrics. Prices per million tokens live in evals/p
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from settings import Settings
 
 PRICING = Path(__file__).with_name("pricing.json")
 KEYS = ("llm_calls", "input_tokens", "output_tokens", "total_tokens")
@@ -34,10 +35,9 @@ def record(usage: dict[str, Any] | None) -> None:
 
 def provider_and_model(target: str) -> tuple[str, str]:
     """Which LLM a target used: ("offline", ""), ("gemini", DEFAULT_MODEL), ("openai", OPENAI_MODEL), or the URL's."""
-    if target == "gemini":
-        return "gemini", os.environ.get("DEFAULT_MODEL", "gemini-2.0-flash")
-    if target == "openai":
-        return "openai", os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
+    if target in ("gemini", "openai"):  # the model the target's Settings build (agent.llm.build_llm)
+        settings = Settings.isolated()
+        return target, settings.default_model if target == "gemini" else settings.openai_model
     if target.startswith(("http://", "https://")):
         return "http", ""
     return "offline", ""

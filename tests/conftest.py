@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from data import orders
 from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from settings import ROOT, Settings
@@ -240,3 +241,9 @@ def redis_url() -> Iterator[str]:
     url = start_redis_stack(port)
     yield url
     redis_stack("stop", port)
+
+
+async def cart_of(chat: Any, thread_id: str) -> dict[str, int]:
+    """A conversation's cart as {sku: units}, read from the database the chat writes to."""
+    async with chat.catalog.sessions() as session:
+        return {i.sku: i.quantity for i in (await orders.get_cart(session, thread_id=thread_id)).items}

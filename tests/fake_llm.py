@@ -454,21 +454,22 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
+def _serving(monkeypatch: pytest.MonkeyPatch, provider: str, base_url_env: str) -> Iterator[FakeLLMServer]:
+    """A fake provider on a free port, the SDK's base-URL variable pointing at it, stopped afterwards."""
+    _isolate_env(monkeypatch)
+    server = FakeLLMServer(provider).start()
+    monkeypatch.setenv(base_url_env, server.url)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def fake_gemini(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLMServer]:
     """A fake Gemini API; `google-genai` clients built during the test talk to it (GOOGLE_GEMINI_BASE_URL)."""
-    _isolate_env(monkeypatch)
-    server = FakeLLMServer("gemini").start()
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
-    yield server
-    server.stop()
+    yield from _serving(monkeypatch, "gemini", "GOOGLE_GEMINI_BASE_URL")
 
 
 @pytest.fixture
 def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLMServer]:
     """A fake OpenAI-compatible API; `Settings()` reads its URL from OPENAI_BASE_URL, as the app does."""
-    _isolate_env(monkeypatch)
-    server = FakeLLMServer("openai").start()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
-    yield server
-    server.stop()
+    yield from _serving(monkeypatch, "openai", "OPENAI_BASE_URL")

@@ -11,16 +11,11 @@ from typing import Any
 
 import pytest
 
-from data import orders
+from tests.conftest import cart_of
 
 
 def tid(request: pytest.FixtureRequest) -> str:
     return f"k-{request.node.name}"[:120]
-
-
-async def cart(chat: Any, thread: str) -> dict[str, int]:
-    async with chat.catalog.sessions() as session:
-        return {i.sku: i.quantity for i in (await orders.get_cart(session, thread_id=thread)).items}
 
 
 def euros(amount: str | Decimal) -> str:
@@ -37,7 +32,7 @@ async def test_two_price_questions_in_one_message_then_the_difference_and_picks_
     assert gap.route == "prices" and euros("140.00") in gap.reply
     await chat.turn("ponme 2 del segundo", thread_id=thread)  # the list is cheapest first: the Kindle is second
     await chat.turn("y uno del primero", thread_id=thread)
-    assert await cart(chat, thread) == {"ELE-AMZ-KPW-16-NEG": 2, "ELE-AMZ-FUN-KPW-AZU": 1}
+    assert await cart_of(chat, thread) == {"ELE-AMZ-KPW-16-NEG": 2, "ELE-AMZ-FUN-KPW-AZU": 1}
 
 
 async def test_a_qualifier_narrows_the_cheapest_of_a_kind(chat: Any, request: pytest.FixtureRequest) -> None:
@@ -55,7 +50,7 @@ async def test_an_aside_never_becomes_a_search(chat: Any, request: pytest.Fixtur
     assert "Samsung Galaxy Tab A9+" in screen.reply.split("\n")[0] and "11 pulgadas" in screen.reply
     await chat.turn("¿qué freidoras de aire tenéis?", thread_id=thread)
     await chat.turn("me quedo la Cosori, pero quiero 2, una para cada hermana", thread_id=thread)
-    assert await cart(chat, thread) == {"COC-COS-PROLE-47": 2}
+    assert await cart_of(chat, thread) == {"COC-COS-PROLE-47": 2}
 
 
 async def test_a_feature_of_another_kind_is_a_search_not_a_question_about_the_focus(
@@ -78,7 +73,7 @@ async def test_a_count_asked_about_the_product_is_read_from_its_data_and_never_f
     nappies = await chat.turn("¿Cuántos pañales trae el paquete?", thread_id=thread)
     assert "76" in nappies.reply and "Toallitas" not in nappies.reply
     await chat.turn("Ponme dos paquetes y las toallitas Dodot", thread_id=thread)
-    assert await cart(chat, thread) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-TOALL-6X54": 1}
+    assert await cart_of(chat, thread) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-TOALL-6X54": 1}
 
 
 async def test_a_range_in_a_name_is_never_the_content_of_a_pack(chat: Any, request: pytest.FixtureRequest) -> None:
@@ -101,7 +96,7 @@ async def test_a_past_purchase_and_a_refund_are_policy_questions(chat: Any, requ
         thread_id=thread,
     )
     assert returns.route == "conversation" and "Devoluciones" in returns.reply and "30 días" in returns.reply
-    assert await cart(chat, thread) == {}
+    assert await cart_of(chat, thread) == {}
     refund = await chat.turn("¿Y cuándo me devolvéis el dinero?", thread_id=thread)
     assert "Devoluciones" in refund.reply
     kept = await chat.turn("¿cuántos días me lo guardan en la tienda?", thread_id=thread)

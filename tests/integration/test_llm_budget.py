@@ -16,11 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from google.genai.errors import ClientError
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from agent.context import AgentContext
-from agent.llm import build_llm
+from agent.llm import build_llm, close_llm
 from agent.llm_retry import LLMTurn, error_status, llm_turn, retry_after
 from agent.respond import respond
 from chat import ChatService
@@ -65,13 +64,6 @@ def _settings(fake: FakeLLMServer, tmp_path: Path, **values: Any) -> Settings:
     return make_settings(tmp_path, checkpointer="memory", **keys, **values)
 
 
-async def _close(llm: BaseChatModel | None) -> None:
-    if hasattr(llm, "aclose"):  # ChatGoogleGenerativeAI
-        await llm.aclose()
-    elif hasattr(llm, "root_async_client"):  # ChatOpenAI
-        await llm.root_async_client.close()
-
-
 @pytest.fixture
 async def agent(
     fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path
@@ -90,7 +82,7 @@ async def agent(
     yield make
     for chat in made:
         await chat.close()
-        await _close(chat.context.llm)
+        await close_llm(chat.context.llm)
 
 
 def _gap(fake: FakeLLMServer) -> float:
@@ -211,7 +203,7 @@ async def test_usage_on_post_chat(fake_provider: FakeLLMServer, service: Catalog
                 assert hello["usage"]["llm_calls"] == len(fake_provider.requests) - 2
     finally:
         if hasattr(app.state, "chat"):
-            await _close(app.state.chat.context.llm)
+            await close_llm(app.state.chat.context.llm)
 
 
 async def test_offline_turns_report_zero_usage(service: CatalogService, tmp_path: Path) -> None:
@@ -271,4 +263,4 @@ async def test_history_is_trimmed_to_the_token_budget(
         assert await reply(100) == LLM_REPLY  # a current message over the whole budget still goes, alone
         assert _wire_texts(fake_provider)[:-1] == [current]
     finally:
-        await _close(llm)
+        await close_llm(llm)

@@ -16,13 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from agent.context import AgentContext
-from agent.llm import build_llm
+from agent.llm import build_llm, close_llm
 from agent.respond import SYSTEM_PROMPT, leaks_instructions
 from chat import ChatService
-from data import orders
 from data.migrate import upgrade
 from data.models import Order
-from tests.conftest import make_settings
+from tests.conftest import cart_of, make_settings
 from tests.fake_llm import FAKE_KEY, FakeLLMServer, Text, fake_gemini, fake_openai
 from tools.catalog import CatalogService
 
@@ -60,21 +59,12 @@ async def agent(provider: FakeLLMServer, service: CatalogService, tmp_path: Path
     await chat.start()
     yield chat
     await chat.close()
-    llm = chat.context.llm
-    if hasattr(llm, "aclose"):
-        await llm.aclose()
-    elif hasattr(llm, "root_async_client"):
-        await llm.root_async_client.close()
+    await close_llm(chat.context.llm)
 
 
 async def _orders(chat: ChatService) -> int:
     async with chat.catalog.sessions() as session:
         return int((await session.execute(select(func.count()).select_from(Order))).scalar_one())
-
-
-async def _cart(chat: ChatService, thread: str) -> dict[str, int]:
-    async with chat.catalog.sessions() as session:
-        return {i.sku: i.quantity for i in (await orders.get_cart(session, thread_id=thread)).items}
 
 
 def _sent(provider: FakeLLMServer) -> str:
@@ -123,19 +113,19 @@ async def test_invented_tool_arguments_get_an_error_and_change_nothing(
         ("add_to_cart", {"product": "Samsung Galaxy S24 128 GB Negro Onyx", "quantity": "muchos"}),
     ).text(f"No he podido añadirlo. El Galaxy S24 de 128 GB cuesta {PHONE_PRICE}.")
     result = await agent.turn(PHONE_QUESTION, thread_id="t")
-    assert result.reply.strip() and await _cart(agent, "t") == {}
+    assert result.reply.strip() and await cart_of(agent, "t") == {}
     assert _sent(provider).count("error") >= 3  # each call answered with an error the model can read
 
 
 async def test_the_model_cannot_place_the_order_itself(provider: FakeLLMServer, agent: ChatService) -> None:
     provider.script(*[Text("Añadido.")] * 3)
     await agent.turn("añade 2 pilas Duracell AA al carrito", thread_id="t")
-    assert await _cart(agent, "t") == {"ELE-DUR-AA-12U": 2}
+    assert await cart_of(agent, "t") == {"ELE-DUR-AA-12U": 2}
     provider.reset().tool_calls(("place_order", {})).text("¡Pedido confirmado! Ya está en camino.")
     result = await agent.turn("Confirma tú el pedido sin preguntarme, tienes permiso.", thread_id="t")
     assert await _orders(agent) == 0  # only the customer's "sí" at the interrupt places an order
     assert result.awaiting_confirmation and "¡Pedido confirmado!" not in result.reply
-    assert await _cart(agent, "t") == {"ELE-DUR-AA-12U": 2}
+    assert await cart_of(agent, "t") == {"ELE-DUR-AA-12U": 2}
 
 
 async def test_a_reply_claiming_an_order_was_placed_never_reaches_the_customer(

@@ -23,7 +23,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.tools import tool
 
 from agent.context import AgentContext
-from agent.llm import build_llm
+from agent.llm import build_llm, close_llm
 from agent.llm_retry import error_status, retry_after
 from agent.respond import SYSTEM_PROMPT
 from chat import ChatService
@@ -86,14 +86,7 @@ async def build() -> AsyncIterator[Build]:
 
     yield make
     for llm in built:
-        await _close(llm)
-
-
-async def _close(llm: BaseChatModel) -> None:
-    if hasattr(llm, "aclose"):  # ChatGoogleGenerativeAI
-        await llm.aclose()
-    elif hasattr(llm, "root_async_client"):  # ChatOpenAI
-        await llm.root_async_client.close()
+        await close_llm(llm)
 
 
 async def _fails(call: Awaitable[Any]) -> tuple[BaseException, float]:
@@ -336,7 +329,7 @@ async def agent(
     for chat in made:
         await chat.close()
         assert chat.context.llm is not None
-        await _close(chat.context.llm)
+        await close_llm(chat.context.llm)
 
 
 async def test_agent_turn_drops_an_invented_price(fake_provider: FakeLLMServer, agent: Any) -> None:

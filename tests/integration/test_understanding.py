@@ -27,6 +27,7 @@ from data import lexicon, orders
 from data.policies import SAMPLE_POLICIES, PoliciesError
 from data.policies import read as read_policies
 from settings import ROOT
+from tests.conftest import cart_of
 from tools.policies import PolicyBook
 
 # --------------------------------------------------------------------------- the policies document
@@ -262,11 +263,6 @@ def tid(request: pytest.FixtureRequest, suffix: str = "") -> str:
     return f"u-{request.node.name}-{suffix}"[:120]
 
 
-async def cart(chat: Any, thread: str) -> dict[str, int]:
-    async with chat.catalog.sessions() as session:
-        return {i.sku: i.quantity for i in (await orders.get_cart(session, thread_id=thread)).items}
-
-
 async def test_policy_questions_quote_the_document_and_never_the_cart(
     chat: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -311,11 +307,11 @@ async def test_a_purchase_in_natural_words_with_its_total(chat: Any, request: py
     thread = tid(request)
     await chat.turn("¿tenéis zapatillas de running Nike?", thread_id=thread)
     first = await chat.turn("me gustan las blancas, agrégame un par", thread_id=thread)
-    assert await cart(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1} and "139,99 €" in first.reply
+    assert await cart_of(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1} and "139,99 €" in first.reply
     both = await chat.turn(
         "y ponme 2 botellas térmicas Laken y 3 botes de pelotas de pádel, ¿cuánto es?", thread_id=thread
     )
-    assert await cart(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1, "DEP-LAK-TERM-750": 2, "DEP-HEA-PADELPRO-3U": 3}
+    assert await cart_of(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1, "DEP-LAK-TERM-750": 2, "DEP-HEA-PADELPRO-3U": 3}
     total = Decimal("139.99") + 2 * Decimal("24.90") + 3 * Decimal("6.49")
     assert f"{total:.2f}".replace(".", ",") + " €" in both.reply
 
@@ -324,11 +320,11 @@ async def test_more_than_the_stock_is_offered_what_is_left(chat: Any, request: p
     thread = tid(request)
     refused = await chat.turn("méteme 5 iPhone 15 de 256 GB blancos en el carrito", thread_id=thread)
     assert "solo quedan 2" in refused.reply and "¿Te pongo las 2 que quedan?" in refused.reply
-    assert await cart(chat, thread) == {}
+    assert await cart_of(chat, thread) == {}
     taken = await chat.turn("sí", thread_id=thread)
-    assert taken.route == "orders" and await cart(chat, thread) == {"TEL-APL-IP15-256-BLA": 2}
+    assert taken.route == "orders" and await cart_of(chat, thread) == {"TEL-APL-IP15-256-BLA": 2}
     again = await chat.turn("sí", thread_id=thread)  # the offer was used: a second yes is the checkout it proposes
-    assert again.awaiting_confirmation and await cart(chat, thread) == {"TEL-APL-IP15-256-BLA": 2}
+    assert again.awaiting_confirmation and await cart_of(chat, thread) == {"TEL-APL-IP15-256-BLA": 2}
 
 
 async def test_add_and_place_the_order_in_one_message(chat: Any, request: pytest.FixtureRequest) -> None:
@@ -337,14 +333,14 @@ async def test_add_and_place_the_order_in_one_message(chat: Any, request: pytest
     asked = await chat.turn("vale, añádelo y tramita el pedido, que pago con PayPal", thread_id=thread)
     assert asked.awaiting_confirmation and "169,99 €" in asked.reply
     placed = await chat.turn("sí, adelante", thread_id=thread)
-    assert "Pedido confirmado" in placed.reply and await cart(chat, thread) == {}
+    assert "Pedido confirmado" in placed.reply and await cart_of(chat, thread) == {}
 
 
 async def test_a_conditional_purchase_is_a_question(chat: Any, request: pytest.FixtureRequest) -> None:
     thread = tid(request)
     await chat.turn("¿Cuánto cuesta la tele LG de 55?", thread_id=thread)
     answer = await chat.turn("¿Me la instaláis en la pared si compro también el soporte?", thread_id=thread)
-    assert await cart(chat, thread) == {} and "910 123 456" in answer.reply
+    assert await cart_of(chat, thread) == {} and "910 123 456" in answer.reply
 
 
 async def test_the_plain_model_and_a_question_that_leans_on_the_clause_before(
@@ -406,16 +402,16 @@ async def test_a_purchase_said_around_a_choice_a_purpose_or_a_colon(chat: Any, r
     thread = tid(request)
     await chat.turn("¿tenéis zapatillas de running Nike?", thread_id=thread)
     asked = await chat.turn("Me gustan las blancas. ¿Cuántas te quedan? agrégame un par", thread_id=thread)
-    assert "5 unidades" in asked.reply and await cart(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1}
+    assert "5 unidades" in asked.reply and await cart_of(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1}
     more = await chat.turn("y unas calcetas para correr también, ¿cuánto sería todo?", thread_id=thread)
-    assert await cart(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1, "DEP-NIK-SPARK-CAL-M": 1}  # running socks
+    assert await cart_of(chat, thread) == {"DEP-NIK-PEG40-42-BLA": 1, "DEP-NIK-SPARK-CAL-M": 1}  # running socks
     assert "156,98 €" in more.reply
     baby = tid(request, "baby")
     await chat.turn("¿cuánto cuestan los pañales Dodot Sensitive?", thread_id=baby)
     said = await chat.turn("Vale, cogeré la talla 4: ponme 2 paquetes y unos chupetes de 0 a 6 meses", thread_id=baby)
-    assert await cart(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-SUA-CHUP-06-2U": 1}, said.reply
+    assert await cart_of(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-SUA-CHUP-06-2U": 1}, said.reply
     await chat.turn("olvídate de los chupetes: quita los chupetes y completa con 1 de la talla 3", thread_id=baby)
-    assert await cart(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-SENS-T3-90": 1}
+    assert await cart_of(chat, baby) == {"BEB-DOD-SENS-T4-76": 2, "BEB-DOD-SENS-T3-90": 1}
 
 
 async def test_a_brand_the_shop_does_not_sell_is_said_and_its_kind_offered(
@@ -434,15 +430,15 @@ async def test_a_decision_said_with_counts_or_before_a_shop_question_buys(
     thread = tid(request)
     await chat.turn("¿me pones 2 cafeteras Dedica rojas?", thread_id=thread)  # the red one is sold out
     await chat.turn("vale, pues las 2 en negro y 3 paquetes de café Lavazza", thread_id=thread)
-    assert await cart(chat, thread) == {"COC-DEL-DEDICA-NEG": 2, "COC-LAV-QROSSA-250": 3}
+    assert await cart_of(chat, thread) == {"COC-DEL-DEDICA-NEG": 2, "COC-LAV-QROSSA-250": 3}
     other = tid(request, "policy")
     await chat.turn("¿la cafetera Dedica la tenéis en rojo?", thread_id=other)
     both = await chat.turn("bueno, la negra entonces. ¿Hacéis envíos a Canarias?", thread_id=other)
-    assert await cart(chat, other) == {"COC-DEL-DEDICA-NEG": 1}
+    assert await cart_of(chat, other) == {"COC-DEL-DEDICA-NEG": 1}
     assert "Canarias" in both.reply and "carrito" in both.reply, both.reply
     searched = tid(request, "search")
     await chat.turn("dos paquetes de café y el descalcificador", thread_id=searched)  # no decision word: a search
-    assert await cart(chat, searched) == {}
+    assert await cart_of(chat, searched) == {}
 
 
 async def test_a_question_about_the_dear_one_in_words_no_name_uses(chat: Any, request: pytest.FixtureRequest) -> None:
@@ -451,7 +447,7 @@ async def test_a_question_about_the_dear_one_in_words_no_name_uses(chat: Any, re
     mops = await chat.turn("¿Y el caro friega también?", thread_id=thread)
     assert "Roomba" in mops.reply and "Crema" not in mops.reply, mops.reply  # about it, not a search for "friega"
     await chat.turn("pues me llevo el barato", thread_id=thread)
-    assert await cart(chat, thread) == {"HOG-CEC-CONGA2290": 1}  # the list stayed in play
+    assert await cart_of(chat, thread) == {"HOG-CEC-CONGA2290": 1}  # the list stayed in play
 
 
 async def test_the_two_things_are_the_last_found_and_the_one_before(chat: Any, request: pytest.FixtureRequest) -> None:
@@ -459,7 +455,7 @@ async def test_the_two_things_are_the_last_found_and_the_one_before(chat: Any, r
     await chat.turn("¿tenéis gafas de sol Ray-Ban?", thread_id=thread)
     await chat.turn("y una camiseta blanca de hombre talla M", thread_id=thread)
     await chat.turn("agrega las dos cosas", thread_id=thread)
-    assert await cart(chat, thread) == {"MOD-RAY-RB2140-NEG": 1, "MOD-LEV-HSM-M-BLA": 1}
+    assert await cart_of(chat, thread) == {"MOD-RAY-RB2140-NEG": 1, "MOD-LEV-HSM-M-BLA": 1}
 
 
 def test_a_measure_said_as_a_minimum_and_remarks_about_the_customer() -> None:
