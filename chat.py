@@ -171,7 +171,8 @@ class ChatService:
 
             saver = InMemorySaver()
         await self.context.cache.start()
-        self.graph = agent_graph.compile(saver)
+        assistant = self.context.llm is not None and self.settings.llm_mode == "agent"
+        self.graph = agent_graph.compile(saver, assistant=assistant)
         self.context.router.warm_up()
         _ = self.catalog.index.snapshot().vocabulary  # built once here, not on a customer's first question
         await asyncio.to_thread(self.context.shop.policies.sections)  # the policies' index, likewise

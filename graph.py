@@ -4,6 +4,14 @@ START ─(cacheable question)→ cache lookup ─hit─────────�
   │                                      └miss→ router → <route subgraph> ─(cacheable)→ cache store → END
   └─(references, cart, small talk)─────────────→ router → <route subgraph> → END
 
+With an LLM configured, the assistant (agent/assistant.py) comes first where the router would: the model reads
+the turn and calls the shop's tools itself; its checked answer ends the turn, "place the order" goes to the orders
+subgraph for the customer's confirmation, and when the model fails the router and the offline subgraphs answer:
+
+START ─(cacheable)→ cache lookup ─miss→ assistant ─answered→ END
+  │                                       ├─checkout→ orders (confirmation) → END
+  └─(not cacheable)→ assistant            └─fallback→ router → <route subgraph> → END
+
 The router picks one of the route subgraphs (products, prices, recommendations, inventory, conversation, orders,
 or the orchestrator for multi-intent turns); each is its own compiled graph in `agent/`. Facts come only from
 tools; each subgraph (or the cache, on a hit) appends its answer to the conversation.
@@ -16,15 +24,19 @@ from typing import Any, Literal
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Send
 
+from agent.assistant import assistant_graph
 from agent.cache import cache_lookup_graph, cache_store_graph, signature, worth_storing
 from agent.context import AgentContext, last_user_text
 from agent.language import folded_words
+from agent.llm import resolve_provider
 from agent.orchestrator import orchestrator_graph
 from agent.orders import accepts, open_offer
 from agent.planner import find_category, plan_text
 from agent.subgraphs import SUBGRAPHS
 from agent.turn import context_of
+from settings import get_settings
 from state import AgentState, InputState, Route
 
 # --------------------------------------------------------------------------- nodes
@@ -82,6 +94,33 @@ def after_cache(state: AgentState) -> Literal["__end__", "router"]:
     return "__end__" if state.get("cache") == "hit" else "router"
 
 
+def entry_with_llm(state: AgentState) -> Literal["cache_lookup", "assistant", "router"]:
+    """Like `entry`, but the assistant reads what the cache does not answer; "sí" to an open offer stays exact."""
+    text = last_user_text(state.get("messages", []))
+    offer = open_offer(state)
+    if offer and accepts(text, offer):
+        return "router"
+    return "cache_lookup" if signature(text) else "assistant"
+
+
+def after_cache_with_llm(state: AgentState) -> Literal["__end__", "assistant"]:
+    """A cache hit is the answer; a miss goes to the assistant."""
+    return "__end__" if state.get("cache") == "hit" else "assistant"
+
+
+TURN_KEYS = ("messages", "products", "focus", "seen", "routes", "cart", "topic", "offer")
+
+
+def after_assistant(state: AgentState) -> Literal["__end__", "router"] | Send:
+    """The model's answer ends the turn; a checkout asks the customer through the orders subgraph; else the rules."""
+    outcome = state.get("outcome")
+    if outcome == "answered":
+        return "__end__"
+    if outcome == "checkout":
+        return Send("orders", {**{k: state[k] for k in TURN_KEYS if k in state}, "checkout": True})  # type: ignore[literal-required]
+    return "router"
+
+
 def after_answer(state: AgentState) -> Literal["cache_store", "__end__"]:
     """Only a fresh answer to a cacheable single-route question is worth storing (it saves a step otherwise)."""
     return "cache_store" if worth_storing(state) else "__end__"
@@ -93,8 +132,8 @@ def pick_route(state: AgentState) -> Route:
     return routes[0]
 
 
-def build() -> StateGraph[AgentState, AgentContext, InputState, AgentState]:
-    """Nodes and edges; `compile()` adds the checkpointer."""
+def build(*, assistant: bool = False) -> StateGraph[AgentState, AgentContext, InputState, AgentState]:
+    """Nodes and edges; `compile()` adds the checkpointer. `assistant`: an LLM reads the turns first."""
     graph = StateGraph(AgentState, context_schema=AgentContext, input_schema=InputState)
     graph.add_node("cache_lookup", cache_lookup_graph)
     graph.add_node("router", route)
@@ -103,8 +142,14 @@ def build() -> StateGraph[AgentState, AgentContext, InputState, AgentState]:
     graph.add_node("orchestrator", orchestrator_graph)
     graph.add_node("cache_store", cache_store_graph)
 
-    graph.add_conditional_edges(START, entry)
-    graph.add_conditional_edges("cache_lookup", after_cache)
+    if assistant:
+        graph.add_node("assistant", assistant_graph)
+        graph.add_conditional_edges(START, entry_with_llm)
+        graph.add_conditional_edges("cache_lookup", after_cache_with_llm)
+        graph.add_conditional_edges("assistant", after_assistant, ["__end__", "router", "orders"])
+    else:
+        graph.add_conditional_edges(START, entry)
+        graph.add_conditional_edges("cache_lookup", after_cache)
     graph.add_conditional_edges("router", pick_route, [*SUBGRAPHS, "orchestrator"])
     for name in [*SUBGRAPHS, "orchestrator"]:
         graph.add_conditional_edges(name, after_answer)
@@ -112,10 +157,13 @@ def build() -> StateGraph[AgentState, AgentContext, InputState, AgentState]:
     return graph
 
 
-def compile(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
-    """The runnable agent; pass a checkpointer for memory across turns (the server does)."""
-    return build().compile(checkpointer=checkpointer, name="agente_vendedor")
+def compile(checkpointer: BaseCheckpointSaver[Any] | None = None, *, assistant: bool = False) -> Any:
+    """The runnable agent; pass a checkpointer for memory across turns (the server does).
+
+    `assistant=True` when the context has an LLM.
+    """
+    return build(assistant=assistant).compile(checkpointer=checkpointer, name="agente_vendedor")
 
 
 # LangGraph Studio (`langgraph dev`, langgraph.json) loads this; the platform brings its own persistence.
-graph = compile()
+graph = compile(assistant=resolve_provider(get_settings()) != "offline" and get_settings().llm_mode == "agent")

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     gemini_embeddings_model: str = "models/text-embedding-004"
 
     llm_provider: LLMProvider = "auto"
+    # agent: the model reads each turn and calls the shop's tools (the rules answer when it fails);
+    # polish: the rules read the turn and the model only rewrites the reply (one call a turn, cheaper).
+    llm_mode: Literal["agent", "polish"] = "agent"
     default_model: str = "gemini-2.0-flash"
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     llm_timeout: float = Field(default=15.0, gt=0, le=20.0)

@@ -141,3 +141,4 @@ class AgentState(InputState, total=False):
     reply: str  # the text that goes out this turn
     topic: dict[str, Any] | None  # what the last list was about ({"name": words, "subcategory": kind})
     offer: dict[str, Any] | None  # units the last reply offered ("¿te pongo las 3 que quedan?"), with its position
+    outcome: Literal["answered", "checkout", "fallback"]  # how the assistant (LLM) left this turn, when it ran

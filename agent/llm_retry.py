@@ -105,6 +105,9 @@ class LLMTurn:
     history_tokens: int = DEFAULT_HISTORY_TOKENS
     usage: TurnUsage = field(default_factory=TurnUsage)
     deadline: float | None = None
+    # Set when the assistant's model failed this turn: the offline answer then goes out as it is (asking the
+    # same model again to route or polish it would spend the budget on a provider that just failed).
+    gave_up: bool = False
 
     def remaining(self) -> float:
         """Seconds of LLM time left in this turn (starts the clock on first use)."""
@@ -130,6 +133,12 @@ def llm_turn(turn: LLMTurn | None = None, *, timeout: float = DEFAULT_TIMEOUT) -
         yield turn
     finally:
         _current.reset(token)
+
+
+def llm_declined() -> bool:
+    """Whether this turn's LLM work was given up (see `LLMTurn.gave_up`)."""
+    turn = _current.get()
+    return turn is not None and turn.gave_up
 
 
 class BudgetExhausted(TimeoutError):

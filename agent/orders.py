@@ -145,6 +145,8 @@ def action_of(p: Plan, in_cart: bool = False) -> Action:
 async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Read the orders turn: an accepted offer, or the action it asks for."""
     p = await read_turn(state, context_of(runtime))
+    if state.get("checkout"):  # the LLM read the turn as "place the order": the customer still confirms it
+        return {"plan": p.dump(), "action": "checkout", "checkout_after": False}
     offer = open_offer(state)
     if offer and accepts(p.text, offer):
         return {"plan": p.dump(), "action": "accept" if offer.get("kind") == "units" else "checkout", "offer": offer}

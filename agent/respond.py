@@ -23,15 +23,15 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
-    ToolMessage,
 )
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
-from pydantic import ValidationError
 
 from agent.composer import figures_match
 from agent.context import AgentContext
 from agent.llm_retry import invoke_llm, llm_turn
+from agent.prompts import SYSTEM_PROMPT, TOOL_RULES
+from agent.tool_calls import run_tool_calls
 from state import ProductFact
 from vectorstore.text import fold, phrase_words
 
@@ -39,15 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 2
 HISTORY_SCAN = 60  # messages looked at before the token budget trims them (long threads cost nothing extra)
-
-SYSTEM_PROMPT = """Eres el asistente de ventas de una tienda online española. Hablas con clientes en español, \
-con un tono cercano y profesional, y respuestas breves.
-Reglas:
-- Los precios y las existencias salen SOLO de los resultados de las herramientas que tienes delante. Nunca \
-inventes ni redondees un precio o un número de unidades; escribe los precios en formato español (1.299,00 €).
-- Si te falta un dato, usa una herramienta para consultarlo o dilo con honestidad.
-- No confirmes pedidos tú: el pedido se confirma con el cliente en un paso aparte.
-- Si la pregunta no tiene que ver con la tienda, redirige amablemente a lo que sí puedes hacer."""
 
 
 def _walk(value: Any, facts: list[ProductFact], money: set[Decimal], counts: set[int]) -> None:
@@ -95,6 +86,8 @@ async def respond(
     if context.llm is None:
         return draft
     with llm_turn(timeout=context.llm_timeout) as turn:  # the ChatService turn's, or one of our own
+        if turn.gave_up:
+            return draft
         remaining = turn.remaining()
         if remaining <= 0:
             log.warning("no LLM time left in this turn; sending the composer's reply")
@@ -115,18 +108,28 @@ async def respond(
 def _checked(text: str, seen: list[Any], draft: str, facts: list[Any]) -> str:
     """The LLM's text if every figure in it comes from the tools, else `draft`."""
     money, counts = allowed_figures([facts, seen])
-    if not text.strip():
-        return draft
-    if not figures_match(text, money, counts):
-        log.info("LLM reply quoted figures the tools did not report; sending the composer's reply")
-        return draft
-    if leaks_instructions(text):
-        log.warning("LLM reply repeated its instructions; sending the composer's reply")
-        return draft
-    if _CLAIMS_ORDER.search(fold(text)):  # orders are placed only by the customer's "sí" at the interrupt
-        log.warning("LLM reply claimed an order was placed; sending the composer's reply")
+    problem = reply_problem(text, money, counts)
+    if problem:
+        log.info("LLM reply refused (%s); sending the composer's reply", problem)
         return draft
     return text
+
+
+def reply_problem(text: str, money: set[Decimal], counts: set[int]) -> str | None:
+    """Why an LLM reply must not reach the customer, or None when it may.
+
+    An empty reply; a price or unit count no tool reported; the instructions repeated; an order claimed as placed
+    (orders are placed only by the customer's "sí" at the interrupt).
+    """
+    if not text.strip():
+        return "empty"
+    if not figures_match(text, money, counts):
+        return "figures the tools did not report"
+    if leaks_instructions(text):
+        return "repeats its instructions"
+    if _CLAIMS_ORDER.search(fold(text)):
+        return "claims an order was placed"
+    return None
 
 
 _CLAIMS_ORDER = re.compile(
@@ -145,9 +148,12 @@ def leaks_instructions(text: str) -> bool:
     return any(len(rule) >= 6 and " ".join(rule) in said for rule in _PROMPT_RULES)
 
 
-# Each line of the system prompt, as words, split at its punctuation so a leaked clause is found on its own.
+# Each line of the prompts, as words, split at their punctuation so a leaked clause is found on its own.
 _PROMPT_RULES = [
-    phrase_words(clause) for line in SYSTEM_PROMPT.splitlines() for clause in re.split(r"[.;:]", line) if clause.strip()
+    phrase_words(clause)
+    for line in f"{SYSTEM_PROMPT}\n{TOOL_RULES}".splitlines()
+    for clause in re.split(r"[.;:]", line)
+    if clause.strip()
 ]
 
 
@@ -206,18 +212,10 @@ async def _llm_turn(
         if not answer.tool_calls:
             return _text(answer), seen
         convo.append(answer)
-        for call in answer.tool_calls:
-            tool = tools.get(call.get("name", ""))
-            if tool is None:
-                result = json.dumps({"error": f"No existe la herramienta {call.get('name')!r}."})
-            else:
-                try:
-                    result = await tool.ainvoke(call.get("args") or {}, config)
-                except (ValidationError, TypeError, ValueError) as exc:
-                    result = json.dumps({"error": f"Argumentos no válidos: {exc}"}, ensure_ascii=False)
-            with contextlib.suppress(TypeError, ValueError):
-                seen.append(json.loads(result))
-            convo.append(ToolMessage(content=str(result), tool_call_id=call.get("id") or "call"))
+        for run in await run_tool_calls(tools, answer.tool_calls, config):
+            if run.result is not None:
+                seen.append(run.result)
+            convo.append(run.message)
     raise RuntimeError("the LLM kept calling tools")
 
 

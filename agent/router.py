@@ -26,6 +26,7 @@ from agent import buying
 from agent.features import asks_pack_vs_loose, feature_of, per_unit_of
 from agent.language import folded_words
 from agent.lexicon import greeting, policy_cues, remarks, respell
+from agent.llm_retry import invoke_llm, llm_declined
 from state import ROUTES, Route
 from vectorstore.embeddings import Embedder
 from vectorstore.text import fold
@@ -400,7 +401,7 @@ class Router:
             route, score = self.embedding_vote(vector)
         if route is not None and route != "orchestrator":
             return Decision(route, "embedding", score)
-        if self.llm is not None:
+        if self.llm is not None and not llm_declined():
             choice = await self._ask_llm(text)
             if choice is not None:
                 return choice
@@ -408,8 +409,6 @@ class Router:
         return Decision("products" if matches() else "conversation", "default", score)
 
     async def _ask_llm(self, text: str) -> Decision | None:
-        from agent.llm_retry import invoke_llm
-
         try:
             structured = self.llm.with_structured_output(RouteChoice)
             # The turn's retry policy, LLM budget and usage tally (agent.llm_retry), like the reply's calls.

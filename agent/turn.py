@@ -34,6 +34,7 @@ class TurnState(TypedDict, total=False):
     offer: dict[str, Any] | None  # units offered by the last reply ("¿te pongo las 3 que quedan?")
     topic: dict[str, Any] | None  # the last list's words and kind: {"name": "piña", "subcategory": "Fruta"}
     clause: str  # set by the orchestrator: the part of the message this subgraph answers
+    checkout: bool  # set by the assistant (LLM) for the orders subgraph: the customer asked to place the order
 
 
 class TurnOutput(TypedDict, total=False):

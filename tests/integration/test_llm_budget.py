@@ -61,7 +61,7 @@ def fake_provider(request: pytest.FixtureRequest) -> FakeLLMServer:
 
 def _settings(fake: FakeLLMServer, tmp_path: Path, **values: Any) -> Settings:
     keys = {"google_api_key": FAKE_KEY} if fake.provider == "gemini" else {"openai_api_key": FAKE_KEY}
-    return make_settings(tmp_path, checkpointer="memory", **keys, **values)
+    return make_settings(tmp_path, checkpointer="memory", llm_mode="polish", **keys, **values)
 
 
 @pytest.fixture

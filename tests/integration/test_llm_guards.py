@@ -54,7 +54,7 @@ def provider(request: pytest.FixtureRequest) -> FakeLLMServer:
 async def agent(provider: FakeLLMServer, service: CatalogService, tmp_path: Path) -> AsyncIterator[ChatService]:
     await upgrade(service.engine)
     keys = {"google_api_key": FAKE_KEY} if provider.provider == "gemini" else {"openai_api_key": FAKE_KEY}
-    settings = make_settings(tmp_path, checkpointer="memory", llm_timeout=3.0, **keys)
+    settings = make_settings(tmp_path, checkpointer="memory", llm_mode="polish", llm_timeout=3.0, **keys)
     chat = ChatService(settings, service, AgentContext.build(service, settings, llm=build_llm(settings)))
     await chat.start()
     yield chat

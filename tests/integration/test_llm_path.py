@@ -25,7 +25,7 @@ PHONE = "Samsung Galaxy S24 128 GB Negro Onyx"  # 909.00 €, 19 in stock in the
 
 async def _chat(service: CatalogService, tmp_path: Path, model: ScriptedChatModel, llm_timeout: float) -> ChatService:
     await upgrade(service.engine)
-    settings = make_settings(tmp_path, checkpointer="memory", llm_timeout=llm_timeout)
+    settings = make_settings(tmp_path, checkpointer="memory", llm_mode="polish", llm_timeout=llm_timeout)
     context = AgentContext.build(service, settings, llm=model)
     chat = ChatService(settings, service, context)
     await chat.start()

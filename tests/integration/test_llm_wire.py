@@ -8,13 +8,11 @@ one agent turn per provider shows the app's guard rails hold with a real client.
 
 from __future__ import annotations
 
-import gc
 import json
 import operator
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import reduce
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,47 +20,26 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 
-from agent.context import AgentContext
 from agent.llm import build_llm, close_llm
 from agent.llm_retry import error_status, retry_after
 from agent.respond import SYSTEM_PROMPT
-from chat import ChatService
-from data.migrate import upgrade
 from settings import Settings
-from tests.conftest import make_settings
 from tests.fake_llm import FAKE_KEY, Error, FakeLLMServer, Hang, fake_gemini, fake_openai
-from tools.catalog import CatalogService
+from tests.llm_support import SDK_WARNINGS, _collect_inside_the_test, agent, fake_provider
 
-__all__ = ["fake_gemini", "fake_openai"]  # fixtures, imported for pytest
+__all__ = ["_collect_inside_the_test", "agent", "fake_gemini", "fake_openai", "fake_provider"]  # fixtures
 
-pytestmark = [
-    # google-genai defines `class AiohttpClientSession(aiohttp.ClientSession)` on each new session; aiohttp 3.14
-    # warns about subclassing. Third-party, harmless, raised on every first async Gemini call.
-    pytest.mark.filterwarnings(
-        "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
-    ),
-    # On a Gemini 5xx, langchain-core's _generate_response_from_error calls `error.response.json()` for metadata;
-    # with google-genai's aiohttp transport that is a coroutine nobody awaits. Third-party, harmless.
-    pytest.mark.filterwarnings("ignore:coroutine 'ClientResponse.json' was never awaited:RuntimeWarning"),
-]
+pytestmark = SDK_WARNINGS
 
 TIMEOUT = 2.0
 PHONE = "Samsung Galaxy S24 128 GB Negro Onyx"  # 909.00 €, 19 in stock in the sample catalogue
 GEMINI_PATH = "/v1/models/gemini-2.0-flash"  # google-genai 3.x defaults to API v1, not v1beta
-CLIENT_CLASS = {"gemini": "ChatGoogleGenerativeAI", "openai": "ChatOpenAI"}
 
 
 @tool
 def check_stock(product: str, quantity: int = 1) -> str:
     """Units in stock of a product of the shop's catalogue."""
     return json.dumps({"product": product, "stock": 19, "asked": quantity})
-
-
-@pytest.fixture(autouse=True)
-def _collect_inside_the_test() -> Iterator[None]:
-    """Free failed requests (exception cycles) while this module's warning filters still apply."""
-    yield
-    gc.collect()
 
 
 Build = Callable[..., Awaitable[BaseChatModel]]
@@ -301,39 +278,8 @@ async def test_openai_malformed_json_raises_at_once(fake_openai: FakeLLMServer, 
 # --------------------------------------------------------------------------- the agent with a real client
 
 
-@pytest.fixture(params=["gemini", "openai"])
-def fake_provider(request: pytest.FixtureRequest) -> FakeLLMServer:
-    server: FakeLLMServer = request.getfixturevalue(f"fake_{request.param}")
-    return server
-
-
-@pytest.fixture
-async def agent(
-    fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[ChatService]]]:
-    """A ChatService whose LLM is the real client from build_llm, pointed at the fake provider."""
-    made: list[ChatService] = []
-
-    async def make(llm_timeout: float = TIMEOUT) -> ChatService:
-        await upgrade(service.engine)
-        keys = {"google_api_key": FAKE_KEY} if fake_provider.provider == "gemini" else {"openai_api_key": FAKE_KEY}
-        settings = make_settings(tmp_path, checkpointer="memory", llm_timeout=llm_timeout, **keys)
-        llm = build_llm(settings)
-        assert type(llm).__name__ == CLIENT_CLASS[fake_provider.provider]
-        chat = ChatService(settings, service, AgentContext.build(service, settings, llm=llm))
-        await chat.start()
-        made.append(chat)
-        return chat
-
-    yield make
-    for chat in made:
-        await chat.close()
-        assert chat.context.llm is not None
-        await close_llm(chat.context.llm)
-
-
 async def test_agent_turn_drops_an_invented_price(fake_provider: FakeLLMServer, agent: Any) -> None:
-    chat = await agent()
+    chat = await agent(llm_mode="polish")
     fake_provider.text(f"¡Claro! El {PHONE} cuesta 1,00 € y quedan 19 unidades.")
     result = await chat.turn("¿cuánto cuesta el Galaxy S24 de 128 GB?", thread_id="t")
     assert "1,00 €" not in result.reply
@@ -345,7 +291,7 @@ async def test_agent_turn_drops_an_invented_price(fake_provider: FakeLLMServer, 
 
 @pytest.mark.parametrize("fault", ["500", "hang"])
 async def test_agent_turn_survives_a_failing_provider(fake_provider: FakeLLMServer, agent: Any, fault: str) -> None:
-    chat = await agent(llm_timeout=1.0)
+    chat = await agent(llm_timeout=1.0, llm_mode="polish")
     step = Error(500) if fault == "500" else Hang(30)
     fake_provider.script(step, step, step)  # enough for every retry either SDK makes at LLM_MAX_RETRIES=1
     start = time.monotonic()
