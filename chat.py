@@ -15,18 +15,19 @@ import sqlite3
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.types import Command
 
 import graph as agent_graph
 from agent.context import AgentContext
 from agent.llm import build_llm
-from agent.llm_retry import LLMTurn, empty_usage, llm_turn
+from agent.llm_retry import LLMTurn, ReplySink, empty_usage, llm_turn
 from agent.orders import answer_kind
 from data.conversations import record_turns, record_turns_sqlite
 from data.db import write_session
@@ -135,6 +136,7 @@ class TurnResult:
     latency_ms: float = 0.0
     # LLM requests and tokens of this turn (router + reply rounds): llm_calls, input/output/total_tokens.
     usage: dict[str, int] = field(default_factory=empty_usage)
+    first_chunk_ms: float | None = None  # streamed turns: when the customer saw the first words
 
 
 class ChatService:
@@ -193,20 +195,20 @@ class ChatService:
         thread_id: str | None = None,
         channel: str = "http",
         role: str = "customer",
-        trace: bool = False,
+        sink: ReplySink | None = None,
     ) -> TurnResult:
-        """Answer one message.
+        """Answer one message; with `sink`, the LLM's checked sentences are released to it as they come.
 
-        `trace` keeps the caller's callbacks (streaming clients want node events); otherwise the graph runs without
-        them, which saves the callback machinery on every node behind LangServe.
+        The graph never runs with the caller's callbacks: a LangServe client streaming events would otherwise see
+        the model's unchecked tokens, the system prompt and the tool traffic (server-side tracing, LANGSMITH_*,
+        still sees every node).
         """
         started = time.perf_counter()
         thread_id = thread_id or uuid.uuid4().hex
         config = self.config(thread_id, role)
-        if not trace:
-            config["callbacks"] = []  # do not inherit the caller's handlers through the context
         # One LLM budget, retry policy and usage tally for everything this turn asks the LLM (agent.llm_retry).
         llm = LLMTurn(self.context.llm_timeout, self.settings.llm_max_retries, self.settings.llm_history_tokens)
+        llm.sink = sink
         with llm_turn(llm):
             prefix = ""
             snapshot = await self.graph.aget_state(config)
@@ -214,14 +216,22 @@ class ChatService:
                 kind = answer_kind(message)
                 if kind != "other":
                     out = await self._run(Command(resume=message), config)
-                    return await self._finish(out, message, thread_id, channel, started, usage=llm.usage.summary())
+                    return await self._finish(
+                        out, message, thread_id, channel, started, usage=llm.usage.summary(), sink=sink
+                    )
                 await self._run(Command(resume="no"), config)  # a new question: leave the order unconfirmed
                 prefix = "(He dejado el pedido sin confirmar; tu carrito sigue guardado.)\n\n"
             out = await self._run({"messages": [HumanMessage(message)]}, config)
-        return await self._finish(out, message, thread_id, channel, started, prefix, llm.usage.summary())
+        return await self._finish(out, message, thread_id, channel, started, prefix, llm.usage.summary(), sink)
 
     async def _run(self, payload: Any, config: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.graph.ainvoke(payload, config, context=self.context, durability="exit")
+        # Not a child of the caller's run: LangGraph would merge the caller's callbacks (a LangServe stream_events
+        # client's) back in from the context, and they would see every node.
+        token = var_child_runnable_config.set(None)
+        try:
+            result: dict[str, Any] = await self.graph.ainvoke(payload, config, context=self.context, durability="exit")
+        finally:
+            var_child_runnable_config.reset(token)
         return result
 
     async def _finish(
@@ -233,6 +243,7 @@ class ChatService:
         started: float,
         prefix: str = "",
         usage: dict[str, int] | None = None,
+        sink: ReplySink | None = None,
     ) -> TurnResult:
         interrupts = out.get("__interrupt__") or []
         routes = out.get("routes") or []
@@ -243,6 +254,10 @@ class ChatService:
             messages = out.get("messages") or []
             reply = str(messages[-1].content) if messages else ""
             route = routes[0] if routes else None
+        released = sink.released if sink else ""
+        if released.strip() and not reply.startswith(released):
+            # The model's checked sentences were streamed before it failed: the offline answer follows them.
+            reply = f"{released.rstrip()}\n\n{reply}"
         reply = prefix + reply
         self.recorder.put(TurnRecord(thread_id, channel, message, reply, route))
         return TurnResult(
@@ -255,6 +270,17 @@ class ChatService:
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             usage=usage or empty_usage(),
         )
+
+    def stream(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        channel: str = "http",
+        role: str = "customer",
+    ) -> StreamedTurn:
+        """One turn's reply as it is written (iterate it); its TurnResult is in `.result` afterwards."""
+        return StreamedTurn(self, message, {"thread_id": thread_id, "channel": channel, "role": role})
 
     # ------------------------------------------------------------------ stateless clients (chat playground)
 
@@ -294,3 +320,46 @@ def _history_key(history: Sequence[AnyMessage]) -> str:
         content = message.content if isinstance(message.content, str) else str(message.content)
         digest.update(f"{message.type}\x1f{content.strip()}\x1e".encode())
     return digest.hexdigest()
+
+
+class StreamedTurn:
+    """A turn whose reply arrives in chunks: the model's checked sentences as they come, otherwise one chunk.
+
+    The chunks joined are the turn's reply; `result` (with `first_chunk_ms`) is set once they are all out.
+    """
+
+    def __init__(self, chat: ChatService, message: str, options: dict[str, Any]) -> None:
+        self.chat = chat
+        self.message = message
+        self.options = options
+        self.result: TurnResult | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[str]:
+        sink = ReplySink()
+        started = time.perf_counter()
+        task = asyncio.create_task(self.chat.turn(self.message, sink=sink, **self.options))
+        sent, first = "", None
+        try:
+            while not (task.done() and sink.queue.empty()):
+                getter = asyncio.ensure_future(sink.queue.get())
+                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    continue
+                if chunk := getter.result():
+                    first = first or time.perf_counter()
+                    sent += chunk
+                    yield chunk
+            result = task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+        rest = result.reply[len(sent) :] if result.reply.startswith(sent) else result.reply
+        if rest:
+            first = first or time.perf_counter()
+            yield rest
+        result.first_chunk_ms = round(((first or time.perf_counter()) - started) * 1000, 2)
+        self.result = result

@@ -10,13 +10,13 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from langchain_core.messages import AnyMessage, convert_to_messages
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from langserve import add_routes
 from pydantic import BaseModel, Field, field_validator
 
@@ -138,37 +138,37 @@ class AgentInput(BaseModel):
 
 
 def _agent_runnable(app: FastAPI) -> Runnable[Any, str]:
-    async def run(payload: AgentInput | dict[str, Any], config: RunnableConfig) -> str:
+    """The agent for LangServe: invoke gets the whole reply, the streaming endpoints get it as it is written.
+
+    stream, stream_log and stream_events (the playground) receive the LLM's checked sentences as they come;
+    offline, the reply is one chunk.
+    """
+
+    async def run(inputs: AsyncIterator[Any], config: RunnableConfig) -> AsyncIterator[str]:
+        payload: Any = None
+        async for value in inputs:  # the input does not stream: one value
+            payload = value
         data = payload if isinstance(payload, AgentInput) else AgentInput.model_validate(payload)
         messages = list(data.messages)
         text = str(messages[-1].content)
         chat: ChatService = app.state.chat
         configurable = config.get("configurable") or {}
         thread_id = configurable.get("thread_id") or chat.thread_for_history(messages[:-1])
-        result = await chat.turn(
+        streamed = chat.stream(
             text.strip(),
             thread_id=thread_id,
             channel="langserve",
             role=configurable.get("role", "customer"),
-            trace=_streams_events(config),
         )
-        chat.remember_history(messages, result.reply, thread_id)
-        return result.reply
+        reply = ""
+        async for chunk in streamed:
+            reply += chunk
+            yield chunk
+        chat.remember_history(messages, reply, thread_id)
 
-    return RunnableLambda(run, name="agente_vendedor").with_types(input_type=AgentInput, output_type=str)
-
-
-STREAMING_HANDLERS = {"LogStreamCallbackHandler", "_AstreamEventsCallbackHandler"}
-
-
-def _streams_events(config: RunnableConfig) -> bool:
-    """Whether the caller streams run events (stream_log, stream_events, the playground).
-
-    Then the graph's node events are passed through; plain invoke and batch skip the callback machinery.
-    """
-    callbacks: Any = config.get("callbacks")
-    handlers = callbacks.handlers if hasattr(callbacks, "handlers") else (callbacks or [])
-    return any(type(h).__name__ in STREAMING_HANDLERS for h in handlers)
+    # RunnableGenerator passes the run's config to a transform that accepts one; its type hints do not say so.
+    agent: Runnable[Any, str] = RunnableGenerator(cast(Any, run), name="agente_vendedor")
+    return agent.with_types(input_type=AgentInput, output_type=str)
 
 
 async def _agent_config(config: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from agent.language import amounts_in, euros
 from agent.llm_retry import invoke_llm, llm_turn
 from agent.prompts import SYSTEM_PROMPT, TOOL_RULES
 from agent.respond import allowed_figures, recent_history, reply_problem
+from agent.streaming import FigureGate, stream_llm
 from agent.tool_calls import run_tool_calls
 from agent.turn import TurnOutput, TurnState, context_of
 from state import ProductFact, Route
@@ -99,7 +100,12 @@ async def think(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[s
         history = recent_history(list(state.get("messages") or []), turn.history_tokens)
         convo = [SystemMessage(brief), *history, *(state.get("scratch") or [])]
         try:
-            answer = await invoke_llm(_model(context), convo, config)
+            if turn.sink is None:
+                answer = await invoke_llm(_model(context), convo, config)
+            else:  # streamed to the customer sentence by sentence, each checked (agent.streaming)
+                turn.sink.round_start = len(turn.sink.released)
+                money, counts = _allowed(state, brief)
+                answer = await stream_llm(_model(context), convo, config, FigureGate(turn.sink, money, counts))
         except Exception as exc:  # timeout, 4xx/5xx after retries, malformed body: the rules answer
             log.warning("assistant: the model failed (%s); answering offline", type(exc).__name__)
             turn.gave_up = True
@@ -139,11 +145,12 @@ async def settle(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[
     kept_calling = isinstance(last, AIMessage) and bool(last.tool_calls)  # out of rounds
     text = "" if outcome == "fallback" or kept_calling or last is None else _text(last)
     if text:
-        money, counts = allowed_figures([_in_play(state), *(state.get("results") or [])], _quoted_money(state))
-        problem = reply_problem(text, money, counts)
+        problem = reply_problem(text, *_allowed(state, state.get("brief") or ""))
         if problem:
             log.info("assistant: reply refused (%s)", problem)
             text = ""
+        else:
+            text = _stream_rest(text)
     if not text and not state.get("changed_cart"):
         with llm_turn(timeout=context.llm_timeout) as turn:
             turn.gave_up = True
@@ -152,6 +159,19 @@ async def settle(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[
         cart = await context.shop.cart(thread_id_of(config))
         text = composer.cart(cart_facts(cart), cart.total)
     return _answered(state, text)
+
+
+def _stream_rest(text: str) -> str:
+    """For a streaming caller, send what the gate held back of a reply that passed; the reply as the customer saw it."""
+    with llm_turn() as turn:
+        sink = turn.sink
+        if sink is None:
+            return text
+        this_round = sink.released[sink.round_start :]
+        if not text.startswith(this_round):  # cannot happen: the gate releases the text's own beginning
+            return sink.released
+        sink.release(text[len(this_round) :])
+        return sink.released
 
 
 def _answered(state: AssistantState, text: str) -> dict[str, Any]:
@@ -250,13 +270,18 @@ def _in_play(state: AssistantState) -> list[Any]:
     return [state.get("products") or [], state.get("focus") or {}, {"cart": state.get("cart") or []}]
 
 
-def _quoted_money(state: AssistantState) -> set[Decimal]:
+def _allowed(state: AssistantState, brief: str) -> tuple[set[Decimal], set[int]]:
+    """The money and unit counts a reply may quote this turn."""
+    return allowed_figures([_in_play(state), *(state.get("results") or [])], _quoted_money(state, brief))
+
+
+def _quoted_money(state: AssistantState, brief: str) -> set[Decimal]:
     """Amounts written in the texts the tools returned (the policies' shipping rates) and in the brief."""
     money: set[Decimal] = set()
     for result in state.get("results") or []:
         if isinstance(result, dict) and "passages" in result:
             money |= {a.quantize(Decimal("0.01")) for a in amounts_in(json.dumps(result, ensure_ascii=False))}
-    money |= {a.quantize(Decimal("0.01")) for a in amounts_in(state.get("brief") or "")}
+    money |= {a.quantize(Decimal("0.01")) for a in amounts_in(brief)}
     return money
 
 

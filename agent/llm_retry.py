@@ -97,6 +97,19 @@ def empty_usage() -> dict[str, int]:
 
 
 @dataclass
+class ReplySink:
+    """Where a streaming caller gets the reply's text as it is checked (agent.streaming), in order."""
+
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    released: str = ""  # everything sent so far
+    round_start: int = 0  # len(released) when the current model call began
+
+    def release(self, text: str) -> None:
+        self.released += text
+        self.queue.put_nowait(text)
+
+
+@dataclass
 class LLMTurn:
     """One turn's LLM policy and tally; the budget clock starts with the turn's first LLM work."""
 
@@ -108,6 +121,7 @@ class LLMTurn:
     # Set when the assistant's model failed this turn: the offline answer then goes out as it is (asking the
     # same model again to route or polish it would spend the budget on a provider that just failed).
     gave_up: bool = False
+    sink: ReplySink | None = None  # set when the caller streams the reply
 
     def remaining(self) -> float:
         """Seconds of LLM time left in this turn (starts the clock on first use)."""

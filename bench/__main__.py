@@ -23,6 +23,8 @@ import httpx
 
 from bench.cache import run as run_cache
 from bench.chat import run as run_chat
+from bench.streaming import SENTENCE_DELAY
+from bench.streaming import run as run_streaming
 from evals.environment import serving
 from settings import ROOT, Settings
 from tools.catalog import CatalogService
@@ -151,6 +153,18 @@ def bench_chat() -> bool:
     return ok
 
 
+def bench_streaming() -> bool:
+    """The reply streamed by the LLM path; whether the first sentence arrives well before the whole reply."""
+    timings = run_streaming()
+    report(f"Respuesta en streaming (/agent/stream, Gemini simulado: 4 frases cada {SENTENCE_DELAY * 1000:.0f} ms)",
+           timings)  # fmt: skip
+    first, whole = percentile(timings["primera frase"], 50), percentile(timings["respuesta completa"], 50)
+    ok = first <= whole - 2 * SENTENCE_DELAY * 1000
+    print(f"Primera frase p50 {first:.0f} ms, respuesta completa p50 {whole:.0f} ms "
+          f"(objetivo: la primera frase al menos {2 * SENTENCE_DELAY * 1000:.0f} ms antes: {verdict(ok)})")  # fmt: skip
+    return ok
+
+
 def bench_search(n_queries: int, reuse: Path | None) -> bool:
     """Import (unless `reuse`) and search in-process and over HTTP; whether every printed target is met."""
     sets = queries(n_queries)
@@ -175,13 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--queries", type=int, default=200, help="consultas por modo")
     parser.add_argument("--var-dir", type=Path, help="reutiliza un catálogo ya importado (omite la importación)")
-    parser.add_argument("--solo", choices=["busqueda", "chat", "cache"], help="mide solo una parte")
+    parser.add_argument("--solo", choices=["busqueda", "chat", "cache", "streaming"], help="mide solo una parte")
     args = parser.parse_args(argv)
     met: list[bool] = []
     if args.solo in (None, "cache"):
         met.append(bench_cache())
     if args.solo in (None, "chat"):
         met.append(bench_chat())
+    if args.solo in (None, "streaming"):
+        met.append(bench_streaming())
     if args.solo in (None, "busqueda"):
         met.append(bench_search(args.queries, args.var_dir))
     return 0 if all(met) else 1

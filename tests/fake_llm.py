@@ -454,7 +454,7 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
-def _serving(monkeypatch: pytest.MonkeyPatch, provider: str, base_url_env: str) -> Iterator[FakeLLMServer]:
+def _serving(monkeypatch: pytest.MonkeyPatch, provider: Provider, base_url_env: str) -> Iterator[FakeLLMServer]:
     """A fake provider on a free port, the SDK's base-URL variable pointing at it, stopped afterwards."""
     _isolate_env(monkeypatch)
     server = FakeLLMServer(provider).start()
