@@ -120,6 +120,10 @@ def price_compare(found: Sequence[ProductFact], *, seed: str) -> str:
     cheapest, dearest = ordered[0], ordered[-1]
     diff = Decimal(dearest["price"]) - Decimal(cheapest["price"])
     close = f"La diferencia entre el más barato y el más caro es de {euros(diff)}." if len(ordered) > 1 else ""
+    if len(ordered) == 2 and diff > 0:
+        close = f"Hay {euros(diff)} de diferencia: el más caro es {dearest['name']}; el más barato, {cheapest['name']}."
+    if len(ordered) > 1 and diff == 0:
+        close = f"Cuestan lo mismo: {euros(cheapest['price'])} cada uno."
     intro = pick(["Comparando precios, de más barato a más caro:", "Te los ordeno por precio:"], seed)
     return "\n".join([intro, *lines, close]).strip()
 
@@ -270,6 +274,17 @@ def figures_match(text: str, allowed_money: set[Decimal], allowed_counts: set[in
         if value is None or value.quantize(Decimal("0.01")) not in allowed_money:
             return False
     return all(int(raw) in allowed_counts for raw in _UNITS.findall(text))
+
+
+def which_one(options: Sequence[ProductFact]) -> str:
+    """Several of those shown fit what the customer said: ask which, with what tells them apart."""
+    listed = "; ".join(f"{i}. {p['name']} ({price_of(p)})" for i, p in enumerate(options, 1))
+    return f"Hay más de uno que encaja: {listed}. ¿Cuál quieres?"
+
+
+def which_unclear(words: str) -> str:
+    """A version said by a bare number that none of those shown carries."""
+    return f"No tengo claro cuál es «{words}». Dime el nombre o su número en la lista."
 
 
 def not_exactly(query: str, *, seed: str) -> str:

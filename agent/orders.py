@@ -281,6 +281,10 @@ async def _to_add(
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
+        if numbered := references.number_reference(words):  # "la de 8": a version of those shown, never a search
+            several = references.with_number(numbered.split()[-1], in_play)
+            problems.append(composer.which_one(several) if len(several) > 1 else composer.which_unclear(words))
+            continue
         if focus is not None and is_container(words):  # "ponme dos paquetes": of the product talked about
             found.append((int(focus["id"]), count))
             continue
@@ -420,7 +424,12 @@ def _refer(
     ordinal = ordinal_refs(words, in_play)
     if ordinal:
         return ordinal
-    return named_in_play(words, in_play) or named_in_play(words, seen, latest=True)
+    fitting = named_in_play(words, in_play)
+    numbered = references.number_reference(words)
+    several = bool(numbered) and len(references.with_number(str(numbered).split()[-1], in_play)) > 1
+    if fitting or several:
+        return fitting  # several shown fit "la de 8": the customer is asked, not given one seen earlier
+    return named_in_play(words, seen, latest=True)
 
 
 async def _add_all(shop: Any, thread_id: str, items: list[tuple[int, int]], problems: list[str]) -> dict[str, Any]:

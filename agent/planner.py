@@ -321,9 +321,11 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     query = _purpose_and_feature(result, folded, query, categories, attribute_keys)
     result.is_reference = result.is_reference or bool(result.references) or bool(_REFERENCE_WORDS.search(folded))
     if (result.cheapest or result.dearest) and not query and products:
-        ranked = sorted(products, key=lambda p: Decimal(p.get("price", "0")))
-        result.references = [ranked[0] if result.cheapest else ranked[-1]]
+        result.references = references.extreme_in_play(products, folded, cheapest=result.cheapest)
         result.is_reference = True
+    numbered = references.number_reference(folded)
+    if numbered and not result.references and len(products) >= 2:
+        query = _refer_by_number(result, query, numbered, products)
     if focus and re.fullmatch(r"\d{1,2}", query) and not result.variant_words:
         # "pon los 2 que quedan", "añade 2": a count of the product in focus, not a product called "2"
         result.quantity = result.quantity if result.quantity > 1 else int(query)
@@ -431,6 +433,20 @@ def _purpose_and_feature(
     return query
 
 
+def _refer_by_number(result: Plan, query: str, numbered: str, products: list[ProductFact]) -> str:
+    """The shown version whose name has the number said ("me quedo la de 8": 8 GB), or those that do.
+
+    The number is never a search word nor a count. Returns the query left.
+    """
+    number = numbered.split()[-1]
+    fitting = references.with_number(number, products)
+    if len(fitting) == 1:
+        result.references, result.is_reference = fitting, True
+    elif len(fitting) > 1:
+        result.candidates, result.is_reference = fitting, True
+    return " ".join(w for w in query.split() if w != number)
+
+
 def _refer_in_play(result: Plan, query: str, folded: str, products: list[ProductFact]) -> str:
     """Which of the products shown the words name ("la Spigen", "el caro", "la con sal"); returns the query left."""
     result.references = named_in_play(query, products)
@@ -442,7 +458,7 @@ def _refer_in_play(result: Plan, query: str, folded: str, products: list[Product
         if len(picked) == 1:
             result.references, result.is_reference = picked, True
             query = " ".join(w for w in query.split() if w not in by_price.group(0).split())
-    if not result.references:
+    if not result.references and not result.candidates:
         # "¿cuánto sale la con sal?" when two of those shown are "con sal": both, said apart
         fitting = references.narrow(references.read(query), products)
         if 1 < len(fitting) < len(products):

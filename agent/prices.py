@@ -256,7 +256,8 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
     if state.get("missing") and mode in ("single", "variants"):
         draft = f"{composer.not_exactly(p.query, seed=seed)}\n{draft}"
     text = await respond(context, config, state.get("messages", []), draft=draft, facts=list(found))
-    keep_list = mode == "single" and bool(p.references)  # "¿y el segundo?": the list stays in play
+    # "¿y el segundo?", "¿cuál es más cara y por cuánto?": answered about the list, which stays in play
+    keep_list = mode in ("single", "compare") and bool(p.references)
     return answer(
         text,
         shown=found,
@@ -266,8 +267,17 @@ async def reply(state: PricesState, runtime: Runtime[AgentContext]) -> dict[str,
         ),
         facts=list(found),
         query=f"precio {mode} {p.query or p.category or ''}{composer.describe_filters(p)}".strip(),
-        **({"topic": topic} if mode == "list" and (topic := topic_of(p.query or p.category or "", found)) else {}),
+        **_topic(mode, p, found),
     )
+
+
+def _topic(mode: str, p: Plan, found: list[ProductFact]) -> dict[str, Any]:
+    """What a list was about; the cheapest or dearest few are a sample of their kind ("¿y el más caro?" next)."""
+    words = p.query or p.category or ("" if mode == "list" else p.kind or "")
+    topic = topic_of(words, found) if mode in ("list", "extreme") else None
+    if topic is None:
+        return {}
+    return {"topic": {**topic, "sample": mode == "extreme"}}
 
 
 def build() -> Any:

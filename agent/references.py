@@ -183,6 +183,15 @@ def fits(phrase: Phrase, product: ProductFact, loose: bool = False) -> bool:
     return all(m in own for m in phrase.measures)
 
 
+def with_number(number: str, products: list[ProductFact]) -> list[ProductFact]:
+    """The products whose displayed name carries a number on its own ("la de 8").
+
+    "… 8 GB …", "Pixel 8" and "talla 8" carry 8; a model code ("15IAH8") or another number ("128") does not.
+    """
+    alone = re.compile(rf"(?<![\w.,]){re.escape(number)}(?![\w.,]|,\d)")
+    return [p for p in products if alone.search(fold(str(p.get("name", ""))))]
+
+
 def _size(product: ProductFact) -> Decimal:
     found = measures_in(normalise_units(fold(product.get("name", ""))))
     return found[-1][1] if found else Decimal(0)
@@ -228,3 +237,38 @@ def pick(phrase: Phrase, candidates: list[ProductFact]) -> list[ProductFact]:
         if len(plainest) == 1:
             return plainest
     return []  # several fit a singular phrase: not a reference the customer made clear
+
+
+_ASKS_GAP = re.compile(r"\bpor cuanto\b|\bcuanto mas\b|\bdiferencia\b")
+
+
+def extreme_in_play(products: list[ProductFact], folded: str, *, cheapest: bool) -> list[ProductFact]:
+    """The cheapest or dearest of the products in play.
+
+    Asked "¿cuál…?", also the ones it ties with, or the next one when the customer asks by how much ("¿cuál es
+    más cara y por cuánto?").
+    """
+    ranked = sorted(products, key=lambda p: Decimal(p.get("price", "0")))
+    if cheapest:
+        ranked.reverse()
+    pick = ranked[-1]
+    if not re.search(r"\bcual(?:es)?\b", folded):  # "ponme el más barato": one product
+        return [pick]
+    ties = [p for p in ranked if Decimal(p.get("price", "0")) == Decimal(pick.get("price", "0"))]
+    if len(ties) > 1:
+        return ties[-3:]
+    if _ASKS_GAP.search(folded) and len(ranked) > 1:
+        return [pick, ranked[-2]]
+    return [pick]
+
+
+_NUMBER_REFERENCE = re.compile(
+    r"\b(?:el|la|los|las|alguno|alguna|algun|uno|una|ese|esa|esos|esas) de \d{1,4}\b"
+    r"(?! ?(?:euros?|€|unidades|uds|gb|tb|mb|kg|g|l|ml|cl|pulgadas|\"|w|mah|cm|mm|m)\b)"
+)
+
+
+def number_reference(folded: str) -> str | None:
+    """A version named by a bare number ("la de 8", "el de 256"), or None (units said are measures, not this)."""
+    found = _NUMBER_REFERENCE.search(folded)
+    return found.group(0) if found else None

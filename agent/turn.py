@@ -161,9 +161,12 @@ def on_topic(result: Plan, topic: Mapping[str, Any], shown: int, snapshot: Any) 
     unknown = set(snapshot.unknown_words(f"{topic['name']} {result.query}"))
     kind = " ".join(w for w in fold(topic["name"]).split() if w not in unknown)
     extreme = result.cheapest or result.dearest
-    if extreme and not result.query and shown >= 5 and len(result.references) == 1 and not among(result.folded):
-        # "¿cuál es el más barato?" after five of many peanuts: the cheapest peanuts, not of those five
+    sample = shown >= 5 or bool(topic.get("sample"))  # a few of many: "the cheapest" means of them all
+    if extreme and not result.query and sample and len(result.references) == 1 and not among(result.folded):
+        # "¿cuál es el más barato?" after five of many peanuts: the cheapest peanuts, not of those five (and of the
+        # list's kind: the cheapest "móviles" is a phone, not a cable for one)
         result.query, result.references = kind, []
+        result.kind = result.kind or snapshot.categories.get(fold(str(topic.get("subcategory") or "")))
     budget = result.max_price is not None or result.min_price is not None
     if budget and not (result.query or result.references or result.category or result.kind):
         # "¿algo que no pase de 5 €?" after a list of chocolates: that kind of product within the budget

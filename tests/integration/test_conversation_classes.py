@@ -119,3 +119,28 @@ async def test_slash_commands_typed_in_the_chat(chat: Any, request: pytest.Fixtu
     assert order.awaiting_confirmation
     help_ = await chat.turn("/ayuda", thread_id=f"{thread}-2")
     assert "Puedo buscar productos" in help_.reply
+
+
+async def test_the_dearest_of_a_list_by_how_much_and_the_list_stays(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿qué zapatillas de running tenéis?", thread_id=thread)
+    await chat.turn("¿y en 42?", thread_id=thread)  # two colours of one model, one price
+    tie = await chat.turn("¿cuál es más cara y por cuánto?", thread_id=thread)
+    assert f"Cuestan lo mismo: {euros('139.99')}" in tie.reply
+    phones = await chat.turn("¿qué móviles tenéis?", thread_id=thread)
+    assert "Apple iPhone 15 256 GB Negro" in phones.reply and "Samsung Galaxy S24 256 GB" in phones.reply
+    gap = await chat.turn("¿cuál es el más caro y por cuánto?", thread_id=thread)
+    assert f"Hay {euros('120.00')} de diferencia: el más caro es Apple iPhone 15 256 GB Negro;" in gap.reply
+
+
+async def test_after_the_cheapest_of_a_kind_the_dearest_is_of_the_kind(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿qué móviles tenéis?", thread_id=thread)
+    cheapest = await chat.turn("¿cuál es el más barato?", thread_id=thread)
+    assert "Motorola moto g54" in cheapest.reply and "Cable" not in cheapest.reply  # a phone, not a phone cable
+    dearest = await chat.turn("¿y el más caro?", thread_id=thread)
+    assert "Apple iPhone 15 Pro 256 GB Titanio natural" in dearest.reply and "1.349,00 €" in dearest.reply
+    among = await chat.turn("¿y de esos cuál es el más barato?", thread_id=thread)
+    assert "Apple iPhone 15 128 GB" in among.reply and euros("959.00") in among.reply
