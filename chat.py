@@ -25,12 +25,15 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.types import Command
 
 import graph as agent_graph
+from agent.checkout import answers as answers_checkout
+from agent.checkout import asking_for
 from agent.context import AgentContext
 from agent.llm import build_llm
 from agent.llm_retry import LLMTurn, ReplySink, empty_usage, llm_turn
 from agent.orders import answer_kind
 from data.conversations import record_turns, record_turns_sqlite
 from data.db import write_session
+from data.order_notices import any_for_thread, claim_for_thread, text_of
 from settings import Settings
 from state import ProductFact
 from tools.catalog import CatalogService
@@ -133,6 +136,7 @@ class TurnResult:
     products: list[ProductFact] = field(default_factory=list)
     cached: bool = False
     awaiting_confirmation: bool = False
+    asking: str | None = None  # the checkout detail the reply asks for: name, contact, delivery, address...
     latency_ms: float = 0.0
     # LLM requests and tokens of this turn (router + reply rounds): llm_calls, input/output/total_tokens.
     usage: dict[str, int] = field(default_factory=empty_usage)
@@ -185,8 +189,21 @@ class ChatService:
         await self.context.cache.close()
         await self._stack.aclose()
 
-    def config(self, thread_id: str, role: str = "customer") -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id, "role": role}}
+    def config(self, thread_id: str, role: str = "customer", channel: str | None = None) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id, "role": role, **({"channel": channel} if channel else {})}}
+
+    async def notices(self, thread_id: str) -> str:
+        """The shop's status changes on this conversation's orders not told yet, once ("Novedades de tu pedido…")."""
+        try:
+            async with self.catalog.sessions() as session:
+                if not await any_for_thread(session, thread_id):
+                    return ""
+            async with write_session(self.catalog.sessions) as session:
+                found = await claim_for_thread(session, thread_id)
+        except Exception:  # a notice is never worth failing a turn over
+            log.exception("order notices of thread %s could not be read", thread_id)
+            return ""
+        return "".join(f"{text_of(n)}\n\n" for n in found)
 
     async def turn(
         self,
@@ -205,22 +222,23 @@ class ChatService:
         """
         started = time.perf_counter()
         thread_id = thread_id or uuid.uuid4().hex
-        config = self.config(thread_id, role)
+        config = self.config(thread_id, role, channel)
         # One LLM budget, retry policy and usage tally for everything this turn asks the LLM (agent.llm_retry).
         llm = LLMTurn(self.context.llm_timeout, self.settings.llm_max_retries, self.settings.llm_history_tokens)
         llm.sink = sink
         with llm_turn(llm):
-            prefix = ""
+            prefix = await self.notices(thread_id)
             snapshot = await self.graph.aget_state(config)
             if snapshot.interrupts:
                 kind = answer_kind(message)
-                if kind != "other":
+                # a yes or no, or a correction of the details shown ("no, el portal es el 3B"), answers the question
+                if kind != "other" or answers_checkout(message, snapshot.values or {}):
                     out = await self._run(Command(resume=message), config)
                     return await self._finish(
-                        out, message, thread_id, channel, started, usage=llm.usage.summary(), sink=sink
+                        out, message, thread_id, channel, started, prefix, llm.usage.summary(), sink
                     )
                 await self._run(Command(resume="no"), config)  # a new question: leave the order unconfirmed
-                prefix = "(He dejado el pedido sin confirmar; tu carrito sigue guardado.)\n\n"
+                prefix += "(He dejado el pedido sin confirmar; tu carrito sigue guardado.)\n\n"
             out = await self._run({"messages": [HumanMessage(message)]}, config)
         return await self._finish(out, message, thread_id, channel, started, prefix, llm.usage.summary(), sink)
 
@@ -267,6 +285,7 @@ class ChatService:
             products=_shown(out) if not interrupts else [],
             cached=out.get("cache") == "hit",
             awaiting_confirmation=bool(interrupts),
+            asking=None if interrupts else asking_for(out),
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             usage=usage or empty_usage(),
         )

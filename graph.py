@@ -26,6 +26,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from agent import checkout, order_questions
 from agent.assistant import assistant_graph
 from agent.cache import cache_lookup_graph, cache_store_graph, signature, worth_storing
 from agent.context import AgentContext, last_user_text
@@ -48,6 +49,8 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     text = last_user_text(state.get("messages", []))
     offer = open_offer(state)
     if offer and accepts(text, offer):  # "sí" to "¿te pongo las 3 que quedan?" or to "¿tramito el pedido?"
+        return {"routes": ["orders"], "cache": "skip"}
+    if to_orders_first(state, text):  # a checkout detail ("Calle Mayor 5"), or "¿dónde está mi pedido?"
         return {"routes": ["orders"], "cache": "skip"}
     catalog = context.shop.catalog
     await catalog.ensure_fresh()
@@ -81,12 +84,18 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
     return {"routes": [decision.route], **({"cache": "skip"} if skipped else {})}
 
 
+def to_orders_first(state: AgentState, text: str) -> bool:
+    """Answers to the checkout's questions, and questions about placed orders, go to orders before any rule."""
+    return checkout.answers(text, state) or order_questions.asks(folded_words(text)) is not None
+
+
 # --------------------------------------------------------------------------- wiring
 
 
 def entry(state: AgentState) -> Literal["cache_lookup", "router"]:
     """Only questions the cache could answer go through it (no references, no cart, no small talk)."""
-    return "cache_lookup" if signature(last_user_text(state.get("messages", []))) else "router"
+    text = last_user_text(state.get("messages", []))
+    return "cache_lookup" if signature(text) and not to_orders_first(state, text) else "router"
 
 
 def after_cache(state: AgentState) -> Literal["__end__", "router"]:
@@ -98,8 +107,8 @@ def entry_with_llm(state: AgentState) -> Literal["cache_lookup", "assistant", "r
     """Like `entry`, but the assistant reads what the cache does not answer; "sí" to an open offer stays exact."""
     text = last_user_text(state.get("messages", []))
     offer = open_offer(state)
-    if offer and accepts(text, offer):
-        return "router"
+    if (offer and accepts(text, offer)) or to_orders_first(state, text):
+        return "router"  # the exact paths: the model does not read checkout details
     return "cache_lookup" if signature(text) else "assistant"
 
 
@@ -108,7 +117,7 @@ def after_cache_with_llm(state: AgentState) -> Literal["__end__", "assistant"]:
     return "__end__" if state.get("cache") == "hit" else "assistant"
 
 
-TURN_KEYS = ("messages", "products", "focus", "seen", "routes", "cart", "topic", "offer")
+TURN_KEYS = ("messages", "products", "focus", "seen", "routes", "cart", "topic", "offer", "order_details")
 
 
 def after_assistant(state: AgentState) -> Literal["__end__", "router"] | Send:

@@ -1,7 +1,7 @@
 """The ASGI app: `create_app()` wires the lifespan, error handlers, the routers in api/ and LangServe (/agent).
 
 Run: `uvicorn server:create_app --factory --host 127.0.0.1 --port 8001` (what `make run` does).
-Health, product and chat routes live in api/routes/; the dependencies they share in api/deps.py.
+Health, product, order (admin) and chat routes live in api/routes/; the dependencies they share in api/deps.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from langserve import add_routes
 from pydantic import BaseModel, Field, field_validator
 
 from api.deps import role_of
-from api.routes import chat, health, products
+from api.routes import admin_orders, chat, health, products
 from api.routes import telegram as telegram_routes
 from api.routes.chat import THREAD_ID_PATTERN
 from chat import MAX_MESSAGE_CHARS, ChatService
@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
         await chat.start()
         app.state.chat = chat
         app.state.telegram = await _start_telegram(settings, chat) if settings.telegram_token else None
+        # Status changes made by the owner (PATCH /admin/pedidos/{id}) reach the customer's chat through these.
+        app.state.order_notifiers = [app.state.telegram.notify_status_change] if app.state.telegram else []
         try:
             yield
         finally:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, service: CatalogService | No
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(products.router)
+    app.include_router(admin_orders.router)
     app.include_router(chat.router)
     if settings.telegram_token:
         app.include_router(telegram_routes.router)

@@ -142,3 +142,6 @@ class AgentState(InputState, total=False):
     topic: dict[str, Any] | None  # what the last list was about ({"name": words, "subcategory": kind})
     offer: dict[str, Any] | None  # units the last reply offered ("¿te pongo las 3 que quedan?"), with its position
     outcome: Literal["answered", "checkout", "fallback"]  # how the assistant (LLM) left this turn, when it ran
+    # checkout details (agent.checkout): name, contact, delivery, address or pickup point; "collecting" while the
+    # checkout asks for them. JSON-able; personal data, so never cached nor logged.
+    order_details: dict[str, Any] | None

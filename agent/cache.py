@@ -36,12 +36,25 @@ def worth_storing(state: Mapping[str, Any]) -> bool:
     """A fresh answer to one cacheable route, about products (small talk and multi-intent turns are not)."""
     routes = state.get("routes") or []
     return (
-        state.get("cache") == "miss"
+        not _personal(state)
+        and state.get("cache") == "miss"
         and len(routes) == 1
         and routes[0] in CACHEABLE
         and bool(state.get("reply"))
         and bool(state.get("query"))
     )
+
+
+# An e-mail address or a phone number: a message with one is never a cache key, a reply with one never stored.
+PERSONAL = re.compile(r"[^\s@]+@[^\s@]+\.\w+|(?<!\d)(?:\+?\d[ .-]?){9,15}(?!\d)")
+
+
+def _personal(state: Mapping[str, Any]) -> bool:
+    """Whether the reply says personal data: the checkout's details, an e-mail or a phone number."""
+    reply = str(state.get("reply") or "")
+    details = state.get("order_details") or {}
+    said = [str(v) for k, v in details.items() if k != "delivery_method" and isinstance(v, str) and len(v) >= 3]
+    return bool(PERSONAL.search(reply)) or any(v in reply for v in said)
 
 
 TTL_SECONDS: dict[str, float] = {"inventory": 60.0, "prices": 600.0, "products": 3600.0, "recommendations": 3600.0}
@@ -72,7 +85,7 @@ def signature(text: str) -> tuple[str, str] | None:
     """
     p = plan_text(text)
     folded = p.folded
-    if p.is_reference or CUES["orders"].search(folded) or asks_policy(folded):
+    if p.is_reference or CUES["orders"].search(folded) or asks_policy(folded) or PERSONAL.search(text):
         return None
     intents: list[str] = sorted({i for i in intents_in(folded) if i != "orders"})
     if not intents or not p.query:

@@ -17,20 +17,24 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent import buying, composer, references
+from agent import buying, checkout, checkout_flow, composer, order_questions
+from agent.checkout import answer_kind
 from agent.context import AgentContext, turn_seed
-from agent.language import folded_words, number_from_words
-from agent.lexicon import is_container, loose_said, purpose_of, sold_loose, variant_words
-from agent.planner import Plan, clean_query, colour_of, named_in_play, ordinal_refs
+from agent.language import number_from_words
+from agent.planner import Plan, clean_query
+from agent.purchase import to_add
 from agent.respond import respond
-from agent.turn import TurnOutput, TurnState, answer, context_of, in_catalogue_words, read_turn, search_query
+from agent.turn import TurnOutput, TurnState, answer, context_of, read_turn
 from data.orders import OutOfStockError
-from state import CartFact, CatalogueItem, ProductFact
+from state import CartFact, ProductFact
 from tools.facts import cart_facts, fact
 from tools.shop import ToolError, thread_id_of
-from vectorstore.text import fold, normalise_units, stem
+from vectorstore.text import fold, stem
 
-Action = Literal["add", "accept", "set", "remove", "show", "checkout", "clear"]
+Action = Literal[
+    "add", "accept", "set", "remove", "show", "checkout", "clear", "details", "status", "cancel", "recheck"
+]
+__all__ = ["answer_kind", "orders_graph"]
 
 REMOVE = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w*\b")
 REMOVE_COUNT = re.compile(r"\b(?:quit|elimin|sac|borr|retir)\w* (\d{1,2}|un|una|uno|dos|tres|cuatro|cinco)\b")
@@ -38,22 +42,6 @@ ADD = re.compile(r"\b(?:anad|agreg|met|pon|ech|inclu)\w*\b")
 CLEAR = re.compile(r"\bvacia(?:r)? (?:el |mi )?carrito\b|\bborra(?:r)? (?:todo|el carrito)\b")
 SHOW = re.compile(r"\b(?:que (?:tengo|hay|llevo) en|ver|ensename|muestrame|mi|el) (?:el |la |mi )?(?:carrito|cesta|carro)\b|"
                   r"(?<!\w)/carrito\b|^carrito$|\bcuanto (?:llevo|suma)\b|" + buying.CART_TOTAL)  # fmt: skip
-YES = re.compile(r"^(?:(?:orale|andale|bueno|pues),? )?(?:si|sip|vale|ok|okay|okey|confirmo|confirmado|de acuerdo|adelante|claro|venga|dale|perfecto|listo|"
-                 r"correcto|hazlo|si,? (?:confirmo|por favor|adelante|claro|hazlo)|por supuesto|afirmativo)\b")  # fmt: skip
-NO = re.compile(
-    r"^(?:no|nop|cancela(?:lo|la)?|cancelar|espera|todavia no|aun no|mejor no|dejalo|ahora no|para|claro que no)\b"
-)
-
-
-def answer_kind(text: str) -> Literal["yes", "no", "other"]:
-    """Whether the answer is a clear yes, a no, or something else (a new question)."""
-    folded = folded_words(text)
-    if YES.search(folded) and not re.search(r"\bno\b(?! (?:hay|habra) problema)", folded) and not NO.search(folded):
-        # "sí, pero quita la funda", "vale, pero antes dime...": a yes with a change or a question is not a go-ahead
-        return "other" if re.search(r"\b(?:pero|antes|espera|aunque|primero)\b", folded) else "yes"
-    if NO.search(folded):
-        return "no"
-    return "other"
 
 
 class OrdersState(TurnState, TurnOutput, total=False):
@@ -71,6 +59,10 @@ class OrdersState(TurnState, TurnOutput, total=False):
     checkout_after: bool  # "añade eso y tramita el pedido"
     new_offer: dict[str, Any] | None  # made this turn: "¿te pongo las 3 que quedan?" {"id", "quantity"}
     removed: ProductFact | None  # taken out of the cart in a turn that also buys
+    ask: str  # the checkout's next question for a missing detail (or a bad value's message and the question)
+    shipping_line: str  # how delivery is said in the confirmation ("Envío a Península (…): 4,95 €")
+    detail_error: str  # a bad correction given at the confirmation
+    order_answer: str  # the reply to a question about a placed order
 
 
 def open_offer(state: Any) -> dict[str, Any] | None:
@@ -147,6 +139,11 @@ async def understand(state: OrdersState, runtime: Runtime[AgentContext]) -> dict
     p = await read_turn(state, context_of(runtime))
     if state.get("checkout"):  # the LLM read the turn as "place the order": the customer still confirms it
         return {"plan": p.dump(), "action": "checkout", "checkout_after": False}
+    if checkout.answers(p.text, state):  # "Ana García", "Calle Mayor 5, 28013 Madrid", "no, el portal es el 3B"
+        return {"plan": p.dump(), "action": "details", "checkout_after": False}
+    asked = order_questions.asks(p.folded)
+    if asked and not (buying.CHECKOUT.search(p.folded) or CLEAR.search(p.folded)):
+        return {"plan": p.dump(), "action": asked, "checkout_after": False}
     offer = open_offer(state)
     if offer and accepts(p.text, offer):
         return {"plan": p.dump(), "action": "accept" if offer.get("kind") == "units" else "checkout", "offer": offer}
@@ -163,11 +160,14 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
     thread_id = thread_id_of(config)
     action = state["action"]
     try:
+        if action in ("status", "cancel"):  # "¿dónde está mi pedido?", "cancélalo": only this customer's orders
+            number = order_questions.number_said(p.folded)
+            return {"order_answer": await order_questions.answer(shop, thread_id, action, number)}
         if action == "accept":  # "sí" to "¿te pongo las 3 que quedan?"
             offer = state.get("offer") or {}
             return await _add_all(shop, thread_id, [(offer["id"], int(offer["quantity"]))], [])
         if action == "add":
-            found, problems = await _to_add(state, context, p)
+            found, problems = await to_add(state, context, p)
             return await _add_all(shop, thread_id, found, problems)
         if action == "set":  # "mejor solo una botella": that line, with that many units
             return await _set_units(shop, thread_id, p)
@@ -178,7 +178,7 @@ async def act(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, A
             removed = None
             with contextlib.suppress(ToolError):
                 removed, _ = await shop.remove_from_cart(thread_id, gone, None)
-            found, problems = await _to_add(
+            found, problems = await to_add(
                 state, context, Plan.load({**p.dump(), "folded": purchase, "text": purchase}), instead_of=removed
             )
             out = await _add_all(shop, thread_id, found, problems)
@@ -242,196 +242,6 @@ async def _set_units(shop: Any, thread_id: str, p: Plan) -> dict[str, Any]:
     return {"item": fact(item), "lines": cart_facts(cart), "total": str(cart.total), "set_units": units}
 
 
-_PRONOUN_ONLY = re.compile(
-    r"^(?:(?:el|la|los|las|lo|le|les|eso|esa|ese|este|esta|esto|estos|estas|esos|esas|mismo|misma)\s*)*$"
-)
-_ALL_OF = re.compile(
-    r"^(?:los|las|ambos|ambas)(?: (dos|tres|cuatro|cinco|\d))?(?: cosas| productos| articulos)?$|"
-    r"^(?:de )?cada(?: uno| una)?$|^todos$|^todas$"
-)
-
-
-async def _to_add(
-    state: OrdersState, context: AgentContext, p: Plan, instead_of: Any = None
-) -> tuple[list[tuple[int, int]], list[str]]:
-    """(product id, units) for each thing the message buys, and what could not be found.
-
-    Each thing is looked for among the products on the table first ("la negra", "el de medio litro", "los
-    dos"), then among those seen earlier ("la Spigen"), then in the catalogue ("un paquete de café molido").
-    """
-    in_play = list(state.get("products") or [])
-    seen = list(state.get("seen") or [])
-    focus = state.get("focus")
-    asked = buying.wanted(p.folded) or [buying.Wanted("", None)]
-    found: list[tuple[int, int]] = []
-    problems: list[str] = []
-    for thing in asked:
-        count = thing.count or (p.quantity if len(asked) == 1 else 1)
-        words = thing.words.strip()
-        every = _ALL_OF.match(words)
-        if every:
-            found += _all_of(every, thing, asked, p, in_play, seen, focus)
-            continue
-        # "2 frascos grandes de durazno" among the peaches shown: the customer's words in the catalogue's
-        as_named = in_catalogue_words(words, context.shop.catalog.index.snapshot()) if words else words
-        packed = f"{_singular(thing.container)} {as_named}".strip() if thing.container else ""
-        refs = (packed and named_in_play(packed, in_play)) or _refer(
-            as_named, p, in_play, seen, focus, several=len(asked) > 1
-        )
-        if refs:
-            found += [(int(f["id"]), count) for f in refs]
-            continue
-        if numbered := references.number_reference(words):  # "la de 8": a version of those shown, never a search
-            several = references.with_number(numbered.split()[-1], in_play)
-            problems.append(composer.which_one(several) if len(several) > 1 else composer.which_unclear(words))
-            continue
-        if focus is not None and is_container(words):  # "ponme dos paquetes": of the product talked about
-            found.append((int(focus["id"]), count))
-            continue
-        loose = _loose_in_play(context, words, in_play)
-        if loose is not None:  # "dame 4 sueltas" after the avocados: the one sold by the piece
-            found.append((int(loose["id"]), count))
-            continue
-        versioned = f"{_singular(thing.container)} {words}".strip() if thing.container else words
-        other = await _other_version(context, versioned, found, focus)
-        if other is not None:  # "pásame las 2 de L y una M": the same shirt in M
-            found.append((other.id, count))
-            continue
-        match = await _catalogue_match(context, thing, p, instead_of)
-        if match is None:
-            problems.append(
-                f"No encuentro «{words}» en el catálogo." if words else "¿Qué producto quieres añadir? Dime cuál."
-            )
-        else:
-            found.append((match.id, count))
-    merged: list[tuple[int, int]] = []
-    for pid, count in found:  # "una de la fresca, la tarrina de 200 ml": one thing, said twice
-        if merged and merged[-1][0] == pid:
-            continue
-        merged.append((pid, count))
-    return merged, problems
-
-
-def _loose_in_play(context: AgentContext, words: str, in_play: list[ProductFact]) -> ProductFact | None:
-    """The one product on the table sold by the piece, when the words say only that ("4 sueltas")."""
-    said = loose_said(words)
-    if said is None or clean_query(words[: said.start()] + " " + words[said.end() :]).strip():
-        return None
-    items = context.shop.catalog.index.items
-    loose = [f for f in in_play if int(f["id"]) in items and sold_loose(items[int(f["id"])].attributes)]
-    return loose[0] if len(loose) == 1 else None
-
-
-def _all_of(
-    every: re.Match[str], thing: buying.Wanted, asked: list[buying.Wanted], p: Plan,
-    in_play: list[ProductFact], seen: list[ProductFact], focus: ProductFact | None,
-) -> list[tuple[int, int]]:  # fmt: skip
-    """The products in play, or units of the focus: "los dos", "las tres", "todos", "dame los 3 (que quedan)"."""
-    words = thing.words.strip()
-    n_said = buying.count_of(every.group(1)) if every.group(1) else 0
-    group = p.references if len(p.references) >= 2 else in_play
-    if n_said == 2 and len(group) < 2 and len(seen) >= 2:
-        group = seen[:2]  # "las dos": the last two products talked about
-    elif n_said == 2 and re.search(r"\b(?:cosas|productos|articulos)\b", words) and in_play:
-        # "agrega las dos cosas": what the last request found and the thing talked about before it
-        before = next((f for f in seen if all(f.get("id") != i.get("id") for i in in_play)), None)
-        group = [in_play[0], before] if before else group
-    n = buying.count_of(every.group(1)) if every.group(1) else len(group)
-    if focus and n and (len(group) < n or int(focus.get("stock", 0)) == n or (len(asked) == 1 and n > 3)):
-        return [(int(focus["id"]), n)]  # "dame los 3" (that are left): units, not products
-    return [(int(f["id"]), thing.count or 1) for f in group[: n or len(group)]]
-
-
-async def _catalogue_match(
-    context: AgentContext, thing: buying.Wanted, p: Plan, instead_of: Any
-) -> CatalogueItem | None:
-    """The product a thing wanted names in the catalogue, in the version, package or loose form said (or None)."""
-    words = thing.words.strip()
-    # "pilas para el mouse": pilas (what it is), not the mouse it is for
-    head = re.sub(r"\s+para (?:el|la|los|las|mi|tu|su|un|una)\b.*$", "", words)
-    plain = clean_query(head) or re.sub(r"^(?:el|la|los|las|un|una|unos|unas)\s+", "", head)
-    query = in_catalogue_words(plain, context.shop.catalog.index.snapshot()) if words else ""
-    said_for = re.search(re.escape(words) + r"\s+(pa(?:ra)? [^,.?]*)", p.folded) if words else None
-    purpose = purpose_of(words) or (purpose_of(said_for.group(1)) if said_for else None)
-    if query and purpose and purpose[2]:  # "unas calcetas para correr": running socks
-        query = " ".join(dict.fromkeys([*(w for w in query.split() if w != purpose[0]), *purpose[2].split()]))
-    match = await context.shop.best_match(search_query(context, query, query)) if query else None
-    if match is not None and instead_of is not None and match.subcategory != instead_of.subcategory:
-        # "quita la Hellmann's y pon una Hacendado de bote": a Hacendado mayonnaise, what it replaces
-        head = f"{fold(instead_of.name).split()[0]} {query}"
-        other = await context.shop.best_match(search_query(context, head, head))
-        match = other if other is not None and other.subcategory == instead_of.subcategory else match
-    if match is not None and thing.container:  # "6 botellas de Iso drink": the bottle, not the can
-        packed_query = f"{query} {_singular(thing.container)}"
-        packed_match = await context.shop.best_match(search_query(context, packed_query, packed_query))
-        if packed_match is not None and context.shop.is_namesake(packed_match, match):
-            match = packed_match
-    loose = loose_said(query) if match is not None else None
-    if (
-        loose is not None and match is not None and not sold_loose(match.attributes)
-    ):  # "3 aguacates sueltos": by the piece
-        plain_query = " ".join((query[: loose.start()] + query[loose.end() :]).split())
-        hits = await context.shop.search(search_query(context, plain_query, plain_query), limit=8)
-        match = next((h.item for h in hits if h.name_match >= 0.999 and sold_loose(h.item.attributes)), match)
-    if match is not None:  # "una mayonesa Hellmann's de 475 ml", "una Hacendado de bote": that version
-        said = references.read(normalise_units(words))
-        version = references.Phrase(words=[w for w in said.words if w in variant_words()], measures=said.measures)
-        sized = references.narrow(version, [fact(n) for n in context.shop.namesakes(match)])
-        match = context.shop.catalog.index.items.get(int(sized[0]["id"]), match) if len(sized) == 1 else match
-    return match
-
-
-_VERSION_TOKEN = re.compile(
-    r"^(?:xxs|xs|s|m|l|xl|xxl|\d+(?:[.,]\d+)?|gb|tb|kg|g|l|ml|cl|talla|en|de|la|el|los|las|una|un)$"
-)
-
-
-async def _other_version(
-    context: AgentContext, words: str, found: list[tuple[int, int]], focus: ProductFact | None
-) -> Any:
-    """The product just named (or in focus) in the version these words say, when they only say a version."""
-    tokens = words.split()
-    if not tokens or not all(_VERSION_TOKEN.match(t) or colour_of(t) or t in variant_words() for t in tokens):
-        return None
-    items = context.shop.catalog.index.items
-    anchor = items.get(found[-1][0]) if found else items.get(int(focus["id"])) if focus else None
-    wanted = [t for t in tokens if t not in ("en", "de", "la", "el", "los", "las", "una", "un", "talla")]
-    return await context.shop.variant(anchor, wanted) if anchor is not None and wanted else None
-
-
-def _singular(container: str) -> str:
-    """The package in the singular, as names say it: "botellas grandes" -> "botella grande"."""
-
-    def one(w: str) -> str:  # "grandes" -> "grande", "individuales" -> "individual"
-        if len(w) <= 4 or not w.endswith("s"):
-            return w
-        return w[:-2] if w.endswith("es") and w[:-2] in variant_words() else w[:-1]
-
-    return " ".join(one(w) for w in container.split())
-
-
-def _refer(
-    words: str, p: Plan, in_play: list[ProductFact], seen: list[ProductFact], focus: ProductFact | None,
-    *, several: bool,
-) -> list[ProductFact]:  # fmt: skip
-    """The products on the table (or seen) the words describe; the one in focus for "lo", "esa", "me lo llevo"."""
-    if _PRONOUN_ONLY.match(words):
-        if p.references and not several:
-            return p.references[:1]
-        if focus:
-            return [focus]
-        return in_play[:1]  # "añádelo" right after a list: the one it leads with
-    ordinal = ordinal_refs(words, in_play)
-    if ordinal:
-        return ordinal
-    fitting = named_in_play(words, in_play)
-    numbered = references.number_reference(words)
-    several = bool(numbered) and len(references.with_number(str(numbered).split()[-1], in_play)) > 1
-    if fitting or several:
-        return fitting  # several shown fit "la de 8": the customer is asked, not given one seen earlier
-    return named_in_play(words, seen, latest=True)
-
-
 async def _add_all(shop: Any, thread_id: str, items: list[tuple[int, int]], problems: list[str]) -> dict[str, Any]:
     """Add every (product, units); what cannot be added is said, and a shortage becomes an offer of what is left."""
     added: list[tuple[ProductFact, int]] = []
@@ -474,30 +284,68 @@ def _in_cart(cart: Any, product_id: int) -> int:
     return next((i.quantity for i in cart.items if i.product_id == product_id), 0) if cart is not None else 0
 
 
-async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Checkout: ask for an explicit yes (a LangGraph interrupt) and place the order only then."""
+async def collect(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Checkout details: ask for the next missing one, or price delivery for the confirmation (agent.checkout_flow)."""
     config = get_config()
-    """Ask, stop, and go on only with the customer's answer (LangGraph interrupt)."""
+    text = "" if state.get("action") == "recheck" else Plan.load(state["plan"]).text
+    return await checkout_flow.collect(state, context_of(runtime).shop, thread_id_of(config), text)
+
+
+async def confirm(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Checkout: ask for an explicit yes (a LangGraph interrupt) and place the order only then.
+
+    The only place an order is placed. A correction instead of the yes ("no, el portal es el 3B") goes back to
+    `collect` and the confirmation is asked again with the new details.
+    """
+    config = get_config()
     lines, total = state.get("lines", []), state.get("total", "0.00")
     if not lines:
         return {"error": "Tu carrito está vacío: añade algo antes de hacer el pedido."}
-    answer = interrupt({"question": composer.confirm_question(lines, total), "total": total})
+    shop = context_of(runtime).shop
+    question = checkout_flow.confirmation(state, shop)
+    if state.get("detail_error"):
+        question = f"{state['detail_error']}\n\n{question}"
+    details = state.get("order_details") or {}
+    shown = Decimal(total) + Decimal(str(details.get("shipping_cost") or "0"))
+    answer = interrupt({"question": question, "total": str(shown)})
     if answer_kind(str(answer)) != "yes":
-        return {"cancelled": True}
+        corrected = checkout_flow.at_confirmation(str(answer), state, shop.policies.pickup_points())
+        if corrected is not None:
+            return {**corrected, "action": "recheck"}
+        return {"cancelled": True, "order_details": {**checkout.kept(details), "collecting": False}}
     try:
-        order, placed = await context_of(runtime).shop.place_order(thread_id_of(config), Decimal(total))
+        order, placed = await shop.place_order(
+            thread_id_of(config),
+            Decimal(total),
+            details=checkout_flow.placed_details(state, config, thread_id_of(config)),
+        )
     except ToolError as exc:
         return {"error": str(exc)}
-    return {"order_id": order.id, "lines": [], "total": str(order.total),
-            "item": None, "cancelled": False, "placed_units": sum(line.quantity for line in placed)}  # fmt: skip
+    return {"order_id": order.id, "lines": [], "total": str(order.total), "item": None, "cancelled": False,
+            "placed_units": sum(line.quantity for line in placed),
+            "order_details": {**checkout.kept(details), "collecting": False}}  # fmt: skip
 
 
-def after_act(state: OrdersState) -> Literal["confirm", "reply"]:
-    """Go on to the confirmation when the turn checks out (or added and asked to check out); else reply."""
-    checkout = state.get("action") == "checkout" or (state.get("checkout_after") and state.get("added"))
-    if checkout and not state.get("error") and not state.get("clause"):
-        return "confirm"
+def after_act(state: OrdersState) -> Literal["collect", "reply"]:
+    """Go on to the checkout details when the turn checks out (or added and asked to), or answers one; else reply."""
+    starting = state.get("action") == "checkout" or (state.get("checkout_after") and state.get("added"))
+    if starting and not state.get("lines"):
+        return "reply"  # an empty cart: say so, never ask for personal details first
+    checkout_turn = starting or state.get("action") == "details"
+    if checkout_turn and not state.get("error") and not state.get("clause"):
+        return "collect"
     return "reply"
+
+
+def after_collect(state: OrdersState) -> Literal["confirm", "reply"]:
+    """Confirm once every detail is there (and the cart has lines); else ask (reply)."""
+    stopped = (state.get("order_details") or {}).get("stopped")
+    return "reply" if state.get("ask") or stopped or not state.get("lines") else "confirm"
+
+
+def after_confirm(state: OrdersState) -> Literal["collect", "reply"]:
+    """A correction at the confirmation prices delivery again and asks again."""
+    return "collect" if state.get("action") == "recheck" and not state.get("detail_error") else "reply"
 
 
 async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -509,8 +357,14 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
     lines, total = state.get("lines", []), state.get("total", "0.00")
     item = state.get("item")
     facts: list[Any] = [{"cart": lines, "total": total}, *([item] if item else [])]
-    if state.get("error"):
+    if state.get("order_answer"):
+        draft = state["order_answer"]
+    elif state.get("error"):
         draft = state["error"]
+    elif state.get("ask"):
+        draft = state["ask"]
+    elif (state.get("order_details") or {}).get("stopped"):
+        draft = "De acuerdo, dejo el pedido sin hacer. Tu carrito sigue guardado por si cambias de idea."
     elif action == "checkout" and state.get("clause"):
         draft = composer.cart(lines, total) + "\nPara confirmar el pedido, escríbeme «confirmar pedido»."
     elif state.get("cancelled"):
@@ -534,7 +388,7 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         draft = composer.cart(lines, total)
     text = (
         draft
-        if action == "checkout" or state.get("order_id")
+        if action in ("checkout", "details", "status", "cancel") or state.get("order_id")
         else await respond(context, config, state.get("messages", []), draft=draft, facts=facts)
     )
     offer = state.get("new_offer")
@@ -546,20 +400,23 @@ async def reply(state: OrdersState, runtime: Runtime[AgentContext]) -> dict[str,
         focus=item or state.get("focus"),
         query="",
         offer={**offer, "at": len(state.get("messages") or []) + 1} if offer else None,
+        order_details=checkout.settled(state.get("order_details")),
     )
 
 
 def build() -> Any:
-    """The orders subgraph: understand, act, then confirm or reply (with its own checkpointer for the interrupt)."""
+    """The orders subgraph: understand, act, collect the checkout details, confirm or reply (interrupt resumable)."""
     graph = StateGraph(OrdersState, context_schema=AgentContext, input_schema=TurnState, output_schema=TurnOutput)
     graph.add_node("understand", understand)
     graph.add_node("act", act)
+    graph.add_node("collect", collect)
     graph.add_node("confirm", confirm)
     graph.add_node("reply", reply)
     graph.add_edge(START, "understand")
     graph.add_edge("understand", "act")
     graph.add_conditional_edges("act", after_act)
-    graph.add_edge("confirm", "reply")
+    graph.add_conditional_edges("collect", after_collect)
+    graph.add_conditional_edges("confirm", after_confirm)
     graph.add_edge("reply", END)
     return graph.compile(name="orders")
 

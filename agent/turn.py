@@ -35,6 +35,7 @@ class TurnState(TypedDict, total=False):
     topic: dict[str, Any] | None  # the last list's words and kind: {"name": "piña", "subcategory": "Fruta"}
     clause: str  # set by the orchestrator: the part of the message this subgraph answers
     checkout: bool  # set by the assistant (LLM) for the orders subgraph: the customer asked to place the order
+    order_details: dict[str, Any] | None  # the checkout's details (agent.checkout), "collecting" while it asks
 
 
 class TurnOutput(TypedDict, total=False):
@@ -51,6 +52,7 @@ class TurnOutput(TypedDict, total=False):
     cart: list[CartFact]
     offer: dict[str, Any] | None
     topic: dict[str, Any] | None
+    order_details: dict[str, Any] | None
 
 
 def topic_of(words: str, shown: list[ProductFact]) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ConfigDict, field_validator, model_validator
-from sqlalchemy import JSON, CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from data.types import Money, UTCDateTime, parse_money, sale_regular_price, to_money, utcnow
@@ -294,20 +294,86 @@ class CartLine(SQLModel, table=True):
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+# The order lifecycle (data/order_status.py moves an order along it): pendiente → confirmado → enviado →
+# entregado, or cancelado. Spanish on purpose: these are the words the owner filters by and the customer reads.
+ORDER_STATUSES = ("pendiente", "confirmado", "enviado", "entregado", "cancelado")
+DELIVERY_METHODS = ("envio", "recogida")  # shipped to an address, or collected at a pickup point
+ORDER_ACTORS = ("cliente", "tienda", "sistema")  # who moved an order: the customer, the owner, the software
+ORDER_CHANNELS = ("http", "playground", "telegram", "langserve")  # where the order was placed
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
 class OrderBase(SQLModel):
     customer_id: int | None = Field(default=None, foreign_key="customer.id")
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
-    status: str = Field(default="confirmed", max_length=16)  # confirmed, cancelled
+    status: str = Field(default="pendiente", max_length=16)  # one of ORDER_STATUSES
+    # subtotal: the lines; shipping_cost: what delivery costs; total = subtotal + shipping_cost (what is charged).
+    subtotal: Decimal = Field(default=Decimal("0.00"), ge=0, sa_type=Money)
+    shipping_cost: Decimal = Field(default=Decimal("0.00"), ge=0, sa_type=Money)
     total: Decimal = Field(default=Decimal("0.00"), ge=0, sa_type=Money)
     currency: str = Field(default="EUR", max_length=3)
+    # Customer details (personal data: never logged; `python -m manage forget-customer` empties them).
+    customer_name: str | None = Field(default=None, max_length=120)
+    customer_email: str | None = Field(default=None, max_length=254)
+    customer_phone: str | None = Field(default=None, max_length=32)
+    delivery_method: str | None = Field(default=None, max_length=16)  # one of DELIVERY_METHODS; None: not given
+    address_line: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=10)
+    city: str | None = Field(default=None, max_length=80)
+    province: str | None = Field(default=None, max_length=80)
+    country: str = Field(default="ES", max_length=2)
+    pickup_point: str | None = Field(default=None, max_length=120)
+    payment_method: str | None = Field(default=None, max_length=32)
+    channel: str = Field(default="http", max_length=32)  # one of ORDER_CHANNELS
+    telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)  # for status notices
 
 
 class Order(OrderBase, table=True):
     __tablename__ = "orders"
-    __table_args__ = (CheckConstraint("total >= 0", name="ck_orders_total_nonneg"),)
+    __table_args__ = (
+        CheckConstraint("total >= 0", name="ck_orders_total_nonneg"),
+        CheckConstraint("subtotal >= 0", name="ck_orders_subtotal_nonneg"),
+        CheckConstraint("shipping_cost >= 0", name="ck_orders_shipping_nonneg"),
+        CheckConstraint(f"status IN ({_quoted(ORDER_STATUSES)})", name="ck_orders_status"),
+        CheckConstraint(
+            f"delivery_method IS NULL OR delivery_method IN ({_quoted(DELIVERY_METHODS)})",
+            name="ck_orders_delivery_method",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(default="pendiente", max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OrderEventBase(SQLModel):
+    from_status: str | None = Field(default=None, max_length=16)  # None: the order was created in to_status
+    to_status: str = Field(max_length=16)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=16)  # one of ORDER_ACTORS
+    note: str = Field(default="", max_length=500)
+
+
+class OrderEvent(OrderEventBase, table=True):
+    """One move of an order along its lifecycle, with when and who: the order's history."""
+
+    __tablename__ = "order_event"
+    __table_args__ = (CheckConstraint(f"actor IN ({_quoted(ORDER_ACTORS)})", name="ck_order_event_actor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    note: str = Field(default="", sa_type=Text)
+    # when the customer was told of this step (a status change by the shop); None: not yet. Never in the public API.
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OrderEventPublic(OrderEventBase):
+    id: int
+    order_id: int
 
 
 class OrderLineBase(SQLModel):
@@ -335,4 +401,6 @@ class OrderLinePublic(OrderLineBase):
 class OrderPublic(OrderBase):
     id: int
     created_at: datetime
+    updated_at: datetime
     lines: list[OrderLinePublic] = []
+    events: list[OrderEventPublic] = []

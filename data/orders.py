@@ -3,6 +3,10 @@
 Stock is decremented with a conditional UPDATE (`... WHERE stock >= :qty`), so two customers confirming the last
 units at the same moment can never take the stock below zero: one of them gets `OutOfStockError` and nothing of
 their order is written.
+
+A placed order starts its life as "confirmado" (the customer has just said yes to it), with a first history event
+from nothing to "confirmado" by "cliente"; data/order_status.py moves it on (enviado, entregado, cancelado). Its
+amounts: `subtotal` is the lines, `shipping_cost` comes with the customer's details, `total` = subtotal + shipping.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from data import crud
+from data.customer_details import OrderDetails
 from data.models import CartLine, Conversation, Order, OrderLine, Product
+from data.order_status import CANCELLED, CONFIRMED, CUSTOMER, record_event
 from data.types import to_money, utcnow
 
 MAX_QUANTITY = 99
@@ -155,12 +161,19 @@ async def clear_cart(session: AsyncSession, *, thread_id: str) -> None:
 
 
 async def place_order(
-    session: AsyncSession, *, thread_id: str, expected_total: Decimal | None = None
+    session: AsyncSession,
+    *,
+    thread_id: str,
+    expected_total: Decimal | None = None,
+    details: OrderDetails | None = None,
 ) -> tuple[Order, list[OrderLine]]:
     """Turn the cart into an order: price snapshot, stock decremented, cart emptied — all or nothing.
 
-    `expected_total` is what the customer confirmed; if prices moved since, the order is refused rather than
-    charged at a total they did not see. Call inside `write_session`.
+    `expected_total` is the cart total (the lines, without shipping) the customer confirmed; if prices moved
+    since, the order is refused rather than charged at a total they did not see. `details` (who, delivery,
+    shipping cost, payment, channel, Telegram chat) are stored on the order, and its total is the lines plus
+    `details.shipping_cost`; without them the order has the lines' total and the conversation's channel. The
+    order is created "confirmado" with its first history event. Call inside `write_session`.
     """
     cart = await get_cart(session, thread_id=thread_id)
     if not cart.items:
@@ -169,30 +182,19 @@ async def place_order(
         raise CartError(
             "Los precios han cambiado desde que confirmaste; revisa el carrito y vuelve a confirmar el pedido."
         )
-    revision = await crud.bump_revision(session)
-    now = utcnow()
-    for item in cart.items:
-        result = await session.execute(
-            update(Product)
-            .where(
-                col(Product.id) == item.product_id,
-                col(Product.active).is_(True),
-                col(Product.stock) >= item.quantity,
-            )
-            .values(stock=Product.stock - item.quantity, revision=revision, updated_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            current = await session.get(Product, item.product_id, populate_existing=True)
-            available = current.stock if current and current.active else 0
-            raise OutOfStockError(item.name, item.quantity, available, checkout=True)
+    await _take_stock(session, cart)
     conversation = (
         await session.execute(select(Conversation).where(col(Conversation.thread_id) == thread_id))
     ).scalar_one_or_none()
+    shipping = details.shipping_cost if details else Decimal("0.00")
+    fields = details.as_order_fields() if details else {"channel": conversation.channel if conversation else "http"}
     order = Order(
+        **fields,
         conversation_id=conversation.id if conversation else None,
         customer_id=conversation.customer_id if conversation else None,
-        total=cart.total,
-        status="confirmed",
+        subtotal=cart.total,
+        total=to_money(cart.total + shipping),
+        status=CONFIRMED,
     )
     session.add(order)
     await session.flush()
@@ -209,19 +211,40 @@ async def place_order(
         for item in cart.items
     ]
     session.add_all(lines)
+    await record_event(session, order.id or 0, None, CONFIRMED, CUSTOMER, at=order.created_at)
     await clear_cart(session, thread_id=thread_id)
     await session.flush()
     return order, lines
 
 
+async def _take_stock(session: AsyncSession, cart: Cart) -> None:
+    """Decrement each line's stock under one new revision; OutOfStockError if any line no longer fits."""
+    revision = await crud.bump_revision(session)
+    now = utcnow()
+    for item in cart.items:
+        result = await session.execute(
+            update(Product)
+            .where(
+                col(Product.id) == item.product_id,
+                col(Product.active).is_(True),
+                col(Product.stock) >= item.quantity,
+            )
+            .values(stock=Product.stock - item.quantity, revision=revision, updated_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            current = await session.get(Product, item.product_id, populate_existing=True)
+            available = current.stock if current and current.active else 0
+            raise OutOfStockError(item.name, item.quantity, available, checkout=True)
+
+
 async def product_sales(
     session: AsyncSession, *, since: datetime | None = None, product_ids: list[int] | None = None
 ) -> dict[int, int]:
-    """Units sold per product in confirmed orders (since a date): sales velocity for restock suggestions."""
+    """Units sold per product in orders not cancelled (since a date): sales velocity for restock suggestions."""
     query = (
         select(col(OrderLine.product_id), func.sum(OrderLine.quantity))
         .join(Order, col(Order.id) == col(OrderLine.order_id))
-        .where(col(Order.status) == "confirmed")
+        .where(col(Order.status) != CANCELLED)
         .group_by(col(OrderLine.product_id))
     )
     if since is not None:

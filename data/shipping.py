@@ -8,10 +8,14 @@ is the amount after "gratis ... desde/a partir de/más de". `python -m manage po
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
+from data.customer_details import PROVINCES_FILE
 from data.policies import Section
 from data.types import parse_money, to_money
 
@@ -68,3 +72,63 @@ def shipping_rates(sections: list[Section]) -> list[ShippingRate]:
         if _SHIPPING_TITLE.search(section.title):
             rates += [rate for passage in section.passages if (rate := _rate(passage)) is not None]
     return rates
+
+
+# --------------------------------------------------------------------------- checkout: zones, pickup, payment
+
+_PICKUP_TITLE = re.compile(r"\brecogida\b", re.IGNORECASE)
+_PAYMENT_TITLE = re.compile(r"\bpago\b", re.IGNORECASE)
+_POSTAL = re.compile(r"\b\d{5}\b")
+
+
+@dataclass(frozen=True, slots=True)
+class PickupPoint:
+    """A place where orders are collected for free: `- **Tienda de Madrid**: calle de Alcalá 120, 28009 Madrid`."""
+
+    name: str
+    address: str
+
+
+def pickup_points(sections: list[Section]) -> list[PickupPoint]:
+    """The pickup points listed in the pickup section(s), one per list item.
+
+    Each is a name, a colon and an address with a postal code; prose without a postal code is not a point.
+    """
+    points: list[PickupPoint] = []
+    for section in sections:
+        if _PICKUP_TITLE.search(section.title):
+            for passage in section.passages:
+                match = _RATE.match(passage)
+                if match and _POSTAL.search(match.group("body")):
+                    points.append(PickupPoint(match.group("name").strip(), match.group("body").strip().rstrip(".")))
+    return points
+
+
+def payment_text(sections: list[Section]) -> str:
+    """What the shop accepts as payment: the first passage of the payment section ("Aceptamos: tarjeta…")."""
+    for section in sections:
+        if _PAYMENT_TITLE.search(section.title) and section.passages:
+            return section.passages[0]
+    return ""
+
+
+def _folded(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in plain if not unicodedata.combining(c))
+
+
+@cache
+def _zones() -> dict[str, str]:
+    """Postal code prefix -> zone name, for the provinces outside the default zone (data/lexicon/provinces.json)."""
+    data = json.loads(PROVINCES_FILE.read_text(encoding="utf-8"))
+    return {prefix: zone for zone, prefixes in data.get("zones", {}).items() for prefix in prefixes}
+
+
+def rate_for_postal_code(rates: list[ShippingRate], postal_code: str) -> ShippingRate | None:
+    """The rate that ships to a Spanish postal code: its zone's (Baleares, Canarias…) or the first (Península)."""
+    usable = [r for r in rates if "urgente" not in _folded(r.name)]
+    zone = _zones().get(postal_code[:2])
+    if zone is not None:
+        wanted = _folded(zone)
+        return next((r for r in usable if wanted in _folded(r.name).replace(",", " ").split()), None)
+    return usable[0] if usable else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import shutil
 import tempfile
 import time
@@ -37,6 +39,16 @@ from tools.shop import Shop
 from vectorstore.cache_setup import build_cache
 from vectorstore.embeddings import build_embedder
 
+CUSTOMER_FILE = Path(__file__).parent / "datasets" / "customer.json"
+MAX_DETAIL_ANSWERS = 8
+
+
+@functools.lru_cache(maxsize=1)
+def customer() -> dict[str, str]:
+    """What the eval customer answers to each checkout question (evals/datasets/customer.json)."""
+    data = json.loads(CUSTOMER_FILE.read_text(encoding="utf-8"))
+    return {k: str(v) for k, v in data.items() if not k.startswith("_")}
+
 
 class Session:
     """One conversation partner: answers turns and can read prices, stock and the number of orders."""
@@ -45,6 +57,28 @@ class Session:
     observes_orders = True
 
     async def turn(self, text: str, thread_id: str) -> dict[str, Any]:
+        """One customer turn; when the shop's checkout then asks for details, the eval customer answers them.
+
+        Those answers are not turns of the dataset: what they bring back is part of this turn's observation (the
+        replies joined, the tools of all), so "tramita el pedido" is judged on the confirmation it leads to.
+        """
+        observed = await self.one_turn(text, thread_id)
+        for _ in range(MAX_DETAIL_ANSWERS):
+            answer = customer().get(str(observed.get("asking") or ""))
+            if not answer:
+                break
+            more = await self.one_turn(answer, thread_id)
+            observed = {
+                **observed,
+                "reply": f"{observed['reply']}\n\n{more['reply']}",
+                "awaiting_confirmation": more["awaiting_confirmation"],
+                "asking": more.get("asking"),
+                **{k: [*(observed.get(k) or []), *(more.get(k) or [])]
+                   for k in ("tools", "tool_products", "tool_quantities") if observed.get(k) is not None},
+            }  # fmt: skip
+        return observed
+
+    async def one_turn(self, text: str, thread_id: str) -> dict[str, Any]:
         raise NotImplementedError
 
     async def db_facts(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -85,7 +119,7 @@ class InProcessSession(Session):
         self.chat = ChatService(settings, self.catalog, context=context)
         await self.chat.start()
 
-    async def turn(self, text: str, thread_id: str) -> dict[str, Any]:
+    async def one_turn(self, text: str, thread_id: str) -> dict[str, Any]:
         self.recorder.reset()
         result = await self.chat.turn(text, thread_id=thread_id, channel="eval")
         usage.record(result.usage)
@@ -95,6 +129,7 @@ class InProcessSession(Session):
             "products": [{"sku": p.get("sku"), "name": p.get("name")} for p in result.products],
             "cached": result.cached,
             "awaiting_confirmation": result.awaiting_confirmation,
+            "asking": result.asking,
             "latency_ms": result.latency_ms,
             "tools": self.recorder.tools(awaiting_confirmation=result.awaiting_confirmation),
             "tool_products": list(self.recorder.products),
@@ -129,7 +164,7 @@ class HttpSession(Session):
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    async def turn(self, text: str, thread_id: str) -> dict[str, Any]:
+    async def one_turn(self, text: str, thread_id: str) -> dict[str, Any]:
         started = time.perf_counter()
         response = await self.client.post("/chat", json={"message": text, "thread_id": thread_id})
         response.raise_for_status()
@@ -141,6 +176,7 @@ class HttpSession(Session):
             "products": [{"sku": p.get("sku"), "name": p.get("name")} for p in body.get("products") or []],
             "cached": bool(body.get("cached")),
             "awaiting_confirmation": bool(body.get("awaiting_confirmation")),
+            "asking": body.get("asking"),
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "tools": None,
         }

@@ -1,4 +1,7 @@
-"""Command line for the shop owner: `python -m manage {migrate,seed,import,reset,index,setup,policies}`."""
+"""Command line for the shop owner: `python -m manage COMMAND`.
+
+Commands: migrate, seed, import, reset, index, setup, policies, forget-customer.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from manage.commands import (
     EXIT_INVALID,
     EXIT_USAGE,
     ImportOptions,
+    cmd_forget_customer,
     cmd_index,
     cmd_migrate,
     cmd_policies,
@@ -66,7 +70,17 @@ def _parser() -> argparse.ArgumentParser:
         "policies", help="instala un documento de políticas (Markdown) o lista las secciones del actual"
     )
     pol.add_argument("file", type=Path, nargs="?", default=None)
+    forget = sub.add_parser(
+        "forget-customer", help="borra los datos personales de un cliente (sus pedidos quedan, sin esos datos)"
+    )
+    forget.add_argument("customer_id", type=_customer_id, metavar="ID", help="número del cliente")
     return parser
+
+
+def _customer_id(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"«{raw}» no es un número de cliente (un entero desde 1)")
+    return int(raw)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(cmd_setup())
             case "policies":
                 return cmd_policies(args.file)
+            case "forget-customer":
+                return asyncio.run(cmd_forget_customer(args.customer_id))
     except PoliciesError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -1,4 +1,4 @@
-"""The catalogue commands behind `python -m manage`: migrate, seed, import, reset, index, setup, policies.
+"""The commands behind `python -m manage`: migrate, seed, import, reset, index, setup, policies, forget-customer.
 
 This is a composition root (like server.py), above the layers it drives: the data layer writes, and the search
 index (`tools.catalog`) is brought up to date in the same command, because an import is only done once the new
@@ -18,9 +18,10 @@ from typing import Any
 from tqdm import tqdm
 
 from data import crud
-from data.db import create_engine, write_session
+from data.db import create_engine, session_factory, write_session
 from data.importer import ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
+from data.order_status import UnknownCustomerError, forget_customer
 from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from data.policies import read as read_policies
@@ -249,3 +250,26 @@ async def cmd_setup() -> int:
     if not get_settings().resolved_policies_file.exists():
         cmd_policies(SAMPLE_POLICIES)
     return await cmd_index()
+
+
+async def cmd_forget_customer(customer_id: int) -> int:
+    """Erase a customer's personal data (the right to be forgotten); their orders stay, without it."""
+    engine = create_engine(get_settings().resolved_database_url)
+    try:
+        await upgrade(engine)
+        async with write_session(session_factory(engine)) as session:
+            touched = await forget_customer(session, customer_id)
+    except UnknownCustomerError as exc:
+        print(f"Error: {exc} No se ha borrado nada.", file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        await engine.dispose()
+    print(f"Borrados los datos personales del cliente {customer_id}: nombre, correo, teléfono e identificador externo.")
+    if touched:
+        print(
+            f"En sus {touched} pedido(s) se han borrado nombre, correo, teléfono, dirección, código postal, localidad, "
+            "punto de recogida y chat de Telegram; se conservan las líneas, los importes y los estados."
+        )
+    else:
+        print("No tenía pedidos.")
+    return EXIT_OK

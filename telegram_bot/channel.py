@@ -38,7 +38,8 @@ from telegram.request import HTTPXRequest
 
 from agent.language import euros
 from chat import MAX_MESSAGE_CHARS, ChatService, TurnResult
-from data import crud
+from data import crud, order_notices
+from data.db import write_session
 from data.models import Conversation, Order, OrderLine
 from settings import Settings
 from telegram_bot import text as texts
@@ -437,11 +438,26 @@ class TelegramChannel:
                 euros(order.total),
                 f"chat {chat_id}",
             )
+            delivery = texts.delivery_notice(order)
+            notice = f"{notice}\n{delivery}" if delivery else notice
         except Exception:
             log.exception("telegram: could not read order details for the admin notice (chat %s)", chat_id)
             return
         for admin in self.admin_chat_ids:
             await self.send(admin, notice)
+
+    async def notify_status_change(self, event_id: int) -> bool:
+        """Tell the order's Telegram chat of a status change the shop made (once); False when not sent."""
+        try:
+            async with write_session(self.chat.catalog.sessions) as session:
+                notice = await order_notices.claim_event(session, event_id)
+        except Exception:
+            log.exception("telegram: could not read the status change %s", event_id)
+            return False
+        if notice is None or notice.telegram_chat_id is None:
+            return False
+        text = texts.status_notice(notice.order_id, notice.status, notice.note)
+        return await self.send(notice.telegram_chat_id, text) is not None
 
 
 def addressed_text(message: Message, bot: Bot) -> str | None:

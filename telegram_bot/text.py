@@ -12,6 +12,8 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from agent.language import euros
+
 MAX_TEXT = 4096  # Telegram's limit for one message, counted after entity parsing (UTF-16 code units)
 MAX_PRODUCT_BUTTONS = 5
 
@@ -157,3 +159,23 @@ def order_notice(order_id: int, lines: Sequence[tuple[int, str, str]], total: st
     """The message for the shop's admin chats: number, lines (quantity, name, line total) and total."""
     rows = [f"• {quantity} × {name}: {line_total}" for quantity, name, line_total in lines]
     return "\n".join([f"🧾 Nuevo pedido nº {order_id} por Telegram ({chat_label})", *rows, f"Total: {total}"])
+
+
+def delivery_notice(order: Any) -> str:
+    """Who ordered and how it is delivered, for the admin chats (the order's stored details)."""
+    contact = " · ".join(v for v in (order.customer_name, order.customer_phone, order.customer_email) if v)
+    if order.delivery_method == "recogida":
+        where = f"Recogida en {order.pickup_point or 'tienda'}"
+    elif order.delivery_method == "envio":
+        where = f"Envío a {order.address_line}, {order.postal_code} {order.city} ({order.province or ''})"
+    else:
+        where = ""
+    shipping = f"Envío: {euros(order.shipping_cost)}" if order.delivery_method else ""
+    return "\n".join(v for v in (f"Cliente: {contact}" if contact else "", where, shipping) if v)
+
+
+def status_notice(order_id: int, status: str, note: str) -> str:
+    """A status change the shop made, for the customer's chat."""
+    said = {"enviado": "ya va de camino", "entregado": "está entregado", "cancelado": "se ha cancelado",
+            "confirmado": "está confirmado"}.get(status, f"está {status}")  # fmt: skip
+    return f"📦 Novedades de tu pedido {order_id}: {said}{f' ({note})' if note else ''}."

@@ -247,3 +247,65 @@ async def cart_of(chat: Any, thread_id: str) -> dict[str, int]:
     """A conversation's cart as {sku: units}, read from the database the chat writes to."""
     async with chat.catalog.sessions() as session:
         return {i.sku: i.quantity for i in (await orders.get_cart(session, thread_id=thread_id)).items}
+
+
+# --------------------------------------------------------------------------- checkout details (agent.checkout)
+
+# What a customer answers to each detail question of the checkout, by the detail asked (agent.checkout.missing).
+CUSTOMER_DETAILS = {
+    "name": "Ana García",
+    "contact": "ana@correo.es",
+    "address": "Calle Mayor 5, 3ºB, 28013 Madrid",
+    "postal_code": "28013",
+    "city": "Madrid",
+    "pickup": "Tienda de Madrid",
+    "reuse": "sí",  # "¿Uso los datos de tu último pedido?"
+}
+# How each detail question begins in the reply (agent.checkout.QUESTIONS and question()).
+DETAIL_QUESTIONS = {
+    "name": "¿A nombre de quién hago el pedido?",
+    "contact": "¿Me dejas un teléfono o un correo electrónico",
+    "delivery": "¿Te lo enviamos a casa",
+    "address": "¿A qué dirección lo enviamos?",
+    "postal_code": "¿Cuál es el código postal",
+    "city": "¿Y la localidad?",
+    "pickup": "¿En qué punto lo recoges?",
+    "reuse": "¿Uso los datos de tu último pedido?",
+}
+CONFIRMATION = "¿Confirmo el pedido?"
+
+
+def detail_asked(reply: str) -> str | None:
+    """The checkout detail a reply asks for ("name", "contact", "delivery", ...), or None."""
+    return next((field for field, words in DETAIL_QUESTIONS.items() if words in reply), None)
+
+
+def detail_answer(asking: str, *, pickup: bool = True) -> str:
+    """What the customer says to the question for one detail: pickup at the Madrid shop (free) or delivery home."""
+    if asking == "delivery":
+        return "recogida en Tienda de Madrid" if pickup else "envío a casa"
+    return CUSTOMER_DETAILS[asking]
+
+
+async def give_details(chat: Any, thread_id: str, *, pickup: bool = True, channel: str = "http") -> Any:
+    """Answer the checkout's detail questions in the conversation, as a customer would, until the confirmation.
+
+    What is asked is read from the conversation's graph state (`order_details["asking"]`), which the reply asked
+    for too; each answer is an ordinary turn. Returns the TurnResult of the confirmation ("¿Confirmo el pedido?").
+    Fails if no detail is being asked, if a question repeats (the answer was refused), or if it never gets there.
+    """
+    asked: list[str] = []
+    for _ in range(len(DETAIL_QUESTIONS) + 1):
+        snapshot = await chat.graph.aget_state(chat.config(thread_id, channel=channel))
+        details = (snapshot.values or {}).get("order_details") or {}
+        asking = details.get("asking") if details.get("collecting") else None
+        if asking is None or snapshot.interrupts:
+            pytest.fail(f"no checkout detail is being asked in {thread_id} (asked so far: {asked})")
+        if asking in asked:
+            pytest.fail(f"the checkout asked for {asking!r} again after {detail_answer(asking, pickup=pickup)!r}")
+        asked.append(asking)
+        result = await chat.turn(detail_answer(asking, pickup=pickup), thread_id=thread_id, channel=channel)
+        if result.awaiting_confirmation:
+            assert CONFIRMATION in result.reply, result.reply
+            return result
+    pytest.fail(f"the checkout never reached the confirmation in {thread_id} (asked: {asked})")

@@ -16,8 +16,8 @@ from data.models import Conversation
 from settings import Settings
 from telegram_bot.channel import TelegramChannel
 from telegram_bot.delivery import RetryingRequest, ShopRateLimiter
-from tests.conftest import make_settings
-from tests.fake_telegram import BOT_ID, BOT_USERNAME, TOKEN, FakeTelegram
+from tests.conftest import CONFIRMATION, detail_answer, detail_asked, make_settings
+from tests.fake_telegram import BOT_ID, BOT_USERNAME, TOKEN, Call, FakeTelegram
 from tools.catalog import CatalogService
 
 SECRET = "s3cret-webhook_token"
@@ -158,3 +158,28 @@ async def recorded_channel(catalog: CatalogService, thread_id: str) -> str | Non
             await session.execute(select(Conversation).where(Conversation.thread_id == thread_id))
         ).scalar_one_or_none()
         return found.channel if found else None
+
+
+async def give_details_in_telegram(channel: Any, fake: FakeTelegram, chat_id: int, *, pickup: bool = True) -> Call:
+    """Type the answers to the checkout's detail questions in the chat (tests.conftest.give_details, over Telegram).
+
+    What is asked is read from the bot's last message in the chat; each answer is a text update. Returns the sent
+    confirmation message ("¿Confirmo el pedido?", with its buttons). Fails if no detail is being asked, if a question
+    repeats (the answer was refused), or if it never gets to the confirmation.
+    """
+    asked: list[str] = []
+    for _ in range(9):
+        last = fake.messages(chat_id)[-1]
+        asking = detail_asked(last.text)
+        if asking is None:
+            pytest.fail(f"no checkout detail is being asked in chat {chat_id}: {last.text!r} (asked: {asked})")
+        if asking in asked:
+            pytest.fail(f"the checkout asked for {asking!r} again after {detail_answer(asking, pickup=pickup)!r}")
+        asked.append(asking)
+        count = len(fake.messages(chat_id)) + 1
+        await channel.feed(text_update(chat_id, detail_answer(asking, pickup=pickup)))
+        await fake.wait_messages(chat_id, count)
+        reply = fake.messages(chat_id)[count - 1]
+        if CONFIRMATION in reply.text:
+            return reply
+    pytest.fail(f"the checkout never reached the confirmation in chat {chat_id} (asked: {asked})")

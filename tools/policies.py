@@ -19,7 +19,7 @@ import numpy as np
 
 from data.lexicon import load as load_lexicon
 from data.policies import PoliciesError, Section, read
-from data.shipping import ShippingRate, shipping_rates
+from data.shipping import PickupPoint, ShippingRate, payment_text, pickup_points, shipping_rates
 from vectorstore.embeddings import Embedder
 from vectorstore.lexical import BM25Index
 from vectorstore.text import char_ngrams, fold, stem, words
@@ -189,6 +189,16 @@ class PolicyBook:
         """The shipping rates the document lists (data.shipping), the default destination first."""
         index = self._current()
         return shipping_rates(index.sections) if index else []
+
+    def pickup_points(self) -> list[PickupPoint]:
+        """Where orders can be collected (data.shipping), as the document lists them."""
+        index = self._current()
+        return pickup_points(index.sections) if index else []
+
+    def payment(self) -> str:
+        """What the shop accepts as payment, as the document words it ("" without a payment section)."""
+        index = self._current()
+        return payment_text(index.sections) if index else ""
 
     def contact(self) -> tuple[str, tuple[str, ...]] | None:
         """The section to point to when the document does not answer (its title and passages)."""

@@ -17,8 +17,10 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from data import orders
+from data import order_status, orders
+from data.customer_details import OrderDetails
 from data.db import write_session
+from data.order_status import OrderRecord
 from data.types import utcnow
 from state import CatalogueItem, SearchFilters, SearchHit
 from tools.catalog import CatalogService, UnknownCategoryError
@@ -361,11 +363,40 @@ class Shop:
             raise ToolError(str(exc)) from exc
         return item, cart
 
-    async def place_order(self, thread_id: str, expected_total: Decimal | None = None) -> tuple[Any, list[Any]]:
+    async def place_order(
+        self, thread_id: str, expected_total: Decimal | None = None, details: OrderDetails | None = None
+    ) -> tuple[Any, list[Any]]:
         try:
             async with write_session(self.catalog.sessions) as session:
-                order, lines = await orders.place_order(session, thread_id=thread_id, expected_total=expected_total)
+                order, lines = await orders.place_order(
+                    session, thread_id=thread_id, expected_total=expected_total, details=details
+                )
         except orders.CartError as exc:
             raise ToolError(str(exc)) from exc
         await self.catalog.ensure_fresh()  # stock moved: the next answer must see it
         return order, lines
+
+    # ------------------------------------------------------------------ a customer's own orders
+
+    async def orders_of(self, thread_id: str, chat_id: int | None = None) -> list[OrderRecord]:
+        """The orders of this conversation (and of its Telegram chat), newest first."""
+        async with self.catalog.sessions() as session:
+            found = {r.order.id: r for r in await order_status.orders_of_thread(session, thread_id)}
+            if chat_id is not None:
+                found.update({r.order.id: r for r in await order_status.orders_of_telegram_chat(session, chat_id)})
+        return sorted(found.values(), key=lambda r: r.order.id or 0, reverse=True)
+
+    async def last_details(self, chat_id: int) -> Any:
+        """The newest order of a Telegram chat that has a customer name (for a returning customer), or None."""
+        async with self.catalog.sessions() as session:
+            records = await order_status.orders_of_telegram_chat(session, chat_id)
+        return next((r.order for r in records if r.order.customer_name), None)
+
+    async def cancel_order(self, order_id: int) -> None:
+        """The customer cancels their order (allowed while not sent); its units go back to stock."""
+        try:
+            async with write_session(self.catalog.sessions) as session:
+                await order_status.transition(session, order_id, order_status.CANCELLED, order_status.CUSTOMER)
+        except order_status.OrderError as exc:
+            raise ToolError(str(exc)) from exc
+        await self.catalog.ensure_fresh()  # stock came back

@@ -60,6 +60,9 @@ class ChatResponse(BaseModel):
     products: list[ChatProduct]
     cached: bool
     awaiting_confirmation: bool
+    # The checkout detail the reply asks for (name, contact, delivery, address, postal_code, city, pickup,
+    # reuse), so a client can show the right field; null when none.
+    asking: str | None = None
     latency_ms: float
     usage: ChatUsage | None = None
 
@@ -77,6 +80,7 @@ class ChatResponse(BaseModel):
             products=products,
             cached=result.cached,
             awaiting_confirmation=result.awaiting_confirmation,
+            asking=result.asking,
             latency_ms=result.latency_ms,
             usage=ChatUsage(**result.usage),
         )

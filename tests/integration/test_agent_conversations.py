@@ -23,7 +23,7 @@ from sqlalchemy import select
 from data import crud, orders
 from data.db import write_session
 from data.models import Order, OrderLine, Product, ProductUpdate
-from tests.conftest import make_settings
+from tests.conftest import give_details, make_settings
 
 # --------------------------------------------------------------------------- fixtures and helpers
 
@@ -83,6 +83,17 @@ async def product(chat: Any, sku: str) -> Product:
     return found
 
 
+async def to_confirmation(chat: Any, thread_id: str) -> Any:
+    """ "confirmar pedido", then the customer's details (pickup at the Madrid shop, free): the confirmation, with
+    its reply checked for grounding like every other."""
+    details = await ask(chat, "confirmar pedido", thread_id)
+    assert details.route == "orders" and not details.awaiting_confirmation, details.reply
+    assert "¿A nombre de quién hago el pedido?" in details.reply
+    pending = await give_details(chat, thread_id)
+    await check_grounded(chat, pending, thread_id=thread_id, message="confirmar pedido")
+    return pending
+
+
 _PRODUCTS: weakref.WeakKeyDictionary[Any, tuple[int, list[Product], re.Pattern[str]]] = weakref.WeakKeyDictionary()
 
 
@@ -132,7 +143,8 @@ async def check_grounded(chat: Any, result: Any, *, thread_id: str, message: str
     An amount written right after a product's name (same line, no cart words or other amount in between) must
     be that product's price from the database (times the quantity on a "2 × name" cart line). Any other amount
     must be the price of some product, a line or the total of this thread's cart or of a placed order, a budget
-    the customer wrote, or the price difference a comparison announces.
+    the customer wrote, the price difference a comparison announces, or a figure of the shop's payment terms (the
+    checkout's confirmation quotes them: "pago contra reembolso ... con un recargo de 2,50 €").
     """
     reply = result.reply
     found = AMOUNT.findall(reply)
@@ -146,6 +158,7 @@ async def check_grounded(chat: Any, result: Any, *, thread_id: str, message: str
         allowed.add(order.total)
         allowed |= {line.line_total for line in await order_lines(chat, order.id or 0)}
     allowed |= {Decimal(n.replace(",", ".")) for n in re.findall(r"\d+(?:[.,]\d{1,2})?", message)}
+    allowed |= {parse_eur(a) for a in AMOUNT.findall(chat.context.shop.policies.payment())}
     tied = 0
     for line in reply.splitlines():
         spans = [(m.start(), m.end(), by_name[m.group()]) for m in names.finditer(line)]
@@ -704,7 +717,7 @@ async def test_full_order_flow(chat: Any) -> None:
     r = await ask(chat, "mete 2 cables ugreen usb-c en la cesta", thread)
     assert "203,96 €" in r.reply
 
-    ask_confirm = await ask(chat, "confirmar pedido", thread)
+    ask_confirm = await to_confirmation(chat, thread)
     assert ask_confirm.awaiting_confirmation and ask_confirm.route == "orders"
     assert "- 2 × Cable UGREEN USB-C a USB-C 1 m 60 W: 13,98 €" in ask_confirm.reply
     assert "Total: 203,96 €" in ask_confirm.reply and "¿Confirmo el pedido?" in ask_confirm.reply
@@ -714,7 +727,7 @@ async def test_full_order_flow(chat: Any) -> None:
     assert not done.awaiting_confirmation and "¡Pedido confirmado!" in done.reply
     assert "4 unidades, total 203,96 €" in done.reply
     placed = await order_rows(chat)
-    assert len(placed) == 1 and placed[0].total == Decimal("203.96") and placed[0].status == "confirmed"
+    assert len(placed) == 1 and placed[0].total == Decimal("203.96") and placed[0].status == "confirmado"
     assert f"Número de pedido {placed[0].id}" in done.reply
     lines = await order_lines(chat, placed[0].id or 0)
     assert sorted((line.sku, line.quantity, line.unit_price, line.line_total) for line in lines) == [
@@ -741,7 +754,7 @@ async def test_no_at_confirmation_places_nothing(shared_chat: Any, request: pyte
     orders_before = len(await order_rows(shared_chat))
     stock_before = (await product(shared_chat, "COC-BIA-MOKA-6T")).stock
     await ask(shared_chat, "añade la cafetera bialetti al carrito", thread)
-    pending = await ask(shared_chat, "confirmar pedido", thread)
+    pending = await to_confirmation(shared_chat, thread)
     assert pending.awaiting_confirmation and "Total: 34,90 €" in pending.reply
     answer = await ask(shared_chat, "no", thread)
     assert not answer.awaiting_confirmation and "no hago el pedido" in answer.reply
@@ -756,7 +769,7 @@ async def test_unrelated_question_while_confirming_leaves_the_order_unconfirmed(
     thread = tid(request)
     orders_before = len(await order_rows(shared_chat))
     await ask(shared_chat, "añade el altavoz jbl flip 6 al carrito", thread)
-    pending = await ask(shared_chat, "confirmar pedido", thread)
+    pending = await to_confirmation(shared_chat, thread)
     assert pending.awaiting_confirmation and "Total: 129,99 €" in pending.reply
     other = await ask(shared_chat, "¿cuánto cuesta la Nintendo Switch OLED?", thread)
     assert not other.awaiting_confirmation and other.route == "prices"
@@ -826,7 +839,8 @@ async def test_concurrent_confirmations_of_the_last_unit(chat: Any) -> None:
     for thread in ("cliente-a", "cliente-b"):
         added = await chat.turn("añade la funda spigen para iphone 15 al carrito", thread_id=thread)
         assert "Funda Spigen Ultra Hybrid para iPhone 15 Transparente" in added.reply
-        pending = await chat.turn("confirmar pedido", thread_id=thread)
+        await chat.turn("confirmar pedido", thread_id=thread)
+        pending = await give_details(chat, thread)
         assert pending.awaiting_confirmation and "Total: 19,99 €" in pending.reply
 
     a, b = await asyncio.gather(chat.turn("sí", thread_id="cliente-a"), chat.turn("sí", thread_id="cliente-b"))

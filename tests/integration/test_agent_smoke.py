@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from data import crud
+from tests.conftest import give_details
 
 
 async def test_price_reference_and_order(chat) -> None:  # type: ignore[no-untyped-def]
@@ -16,6 +17,8 @@ async def test_price_reference_and_order(chat) -> None:  # type: ignore[no-untyp
     added = await chat.turn("añádelo al carrito", thread_id="t1")
     assert added.route == "orders" and first.products[1]["name"] in added.reply
     ask = await chat.turn("quiero hacer el pedido", thread_id="t1")
+    assert ask.route == "orders" and "¿A nombre de quién hago el pedido?" in ask.reply  # the checkout starts
+    ask = await give_details(chat, "t1")
     assert ask.awaiting_confirmation and "¿Confirmo el pedido?" in ask.reply
     async with chat.catalog.sessions() as session:
         before = (await crud.get_product_by_sku(session, sku=first.products[1]["sku"])).stock

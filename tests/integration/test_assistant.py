@@ -20,7 +20,7 @@ from agent.assistant import MAX_ROUNDS
 from agent.prompts import TOOL_RULES
 from chat import ChatService
 from data.models import Order
-from tests.conftest import cart_of
+from tests.conftest import cart_of, give_details
 from tests.fake_llm import Error, FakeLLMServer, Hang, Malformed, Text, ToolCalls, fake_gemini, fake_openai
 from tests.llm_support import SDK_WARNINGS, _collect_inside_the_test, agent, fake_provider
 
@@ -56,7 +56,7 @@ async def _orders(chat: ChatService) -> list[Order]:
 
 async def test_search_reference_cart_and_checkout(fake_provider: FakeLLMServer, agent: Any) -> None:
     """A whole sale: the model searches, buys "dos del primero" by the id it was shown, asks to place the order;
-    the customer's "sí" places it (no model involved), exactly once."""
+    the customer gives their details and says "sí", which places it (no model involved), exactly once."""
     chat = await agent()
     pid = _id(chat, PHONE_SKU)
     fake_provider.script(
@@ -83,9 +83,12 @@ async def test_search_reference_cart_and_checkout(fake_provider: FakeLLMServer, 
 
     fake_provider.script(ToolCalls((("place_order", {}),)))
     third = await chat.turn("listo, eso es todo, ¿cómo lo pago?", thread_id="t")
-    assert third.awaiting_confirmation and "1.818,00 €" in third.reply
-    assert await _orders(chat) == []  # the model cannot place it
+    assert third.route == "orders" and "¿A nombre de quién hago el pedido?" in third.reply  # the checkout starts
     sent = len(fake_provider.requests)
+    third = await give_details(chat, "t")  # the details are read by the orders subgraph, not the model
+    assert third.awaiting_confirmation and "1.818,00 €" in third.reply
+    assert len(fake_provider.requests) == sent
+    assert await _orders(chat) == []  # the model cannot place it
     done = await chat.turn("sí", thread_id="t")
     assert "Pedido confirmado" in done.reply and len(fake_provider.requests) == sent
     (order,) = await _orders(chat)

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, detail_answer, detail_asked
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,11 @@ def test_order_with_confirmation_over_http(client: httpx.Client) -> None:
     thread = _thread()
     client.post("/chat", json={"message": "añade dos pelotas de tenis Head al carrito", "thread_id": thread})
     ask = client.post("/chat", json={"message": "confirma el pedido", "thread_id": thread}).json()
+    assert ask["awaiting_confirmation"] is False and detail_asked(ask["reply"]) == "name"
+    asked: list[str] = []
+    while (asking := detail_asked(ask["reply"])) is not None and asking not in asked:  # the customer's details
+        asked.append(asking)
+        ask = client.post("/chat", json={"message": detail_answer(asking), "thread_id": thread}).json()
     assert ask["awaiting_confirmation"] is True and "¿Confirmo el pedido?" in ask["reply"]
     done = client.post("/chat", json={"message": "sí, confirmo", "thread_id": thread}).json()
     assert "Pedido confirmado" in done["reply"] and done["awaiting_confirmation"] is False

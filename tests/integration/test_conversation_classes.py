@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import cart_of
+from tests.conftest import cart_of, give_details
 
 
 def tid(request: pytest.FixtureRequest) -> str:
@@ -107,6 +107,8 @@ async def test_checkout_in_latin_american_words(chat: Any, request: pytest.Fixtu
     thread = tid(request)
     await chat.turn("añade 2 pilas Duracell AA al carrito", thread_id=thread)
     closing = await chat.turn("listo, cerrá el pedido", thread_id=thread)
+    assert closing.route == "orders" and "¿A nombre de quién hago el pedido?" in closing.reply  # the checkout starts
+    closing = await give_details(chat, thread)
     assert closing.awaiting_confirmation and "¿Confirmo" in closing.reply
 
 
@@ -116,6 +118,8 @@ async def test_slash_commands_typed_in_the_chat(chat: Any, request: pytest.Fixtu
     shown = await chat.turn("/carrito", thread_id=thread)
     assert shown.route == "orders" and "Tu carrito" in shown.reply and "No encuentro" not in shown.reply
     order = await chat.turn("/pedido", thread_id=thread)
+    assert order.route == "orders" and "¿A nombre de quién hago el pedido?" in order.reply  # the checkout starts
+    order = await give_details(chat, thread)
     assert order.awaiting_confirmation
     help_ = await chat.turn("/ayuda", thread_id=f"{thread}-2")
     assert "Puedo buscar productos" in help_.reply
@@ -144,3 +148,16 @@ async def test_after_the_cheapest_of_a_kind_the_dearest_is_of_the_kind(
     assert "Apple iPhone 15 Pro 256 GB Titanio natural" in dearest.reply and "1.349,00 €" in dearest.reply
     among = await chat.turn("¿y de esos cuál es el más barato?", thread_id=thread)
     assert "Apple iPhone 15 128 GB" in among.reply and euros("959.00") in among.reply
+
+
+async def test_a_version_said_by_a_bare_number_is_one_of_those_shown(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿qué portátiles tenéis?", thread_id=thread)
+    await chat.turn("¿cuál tiene más RAM?", thread_id=thread)
+    eight = await chat.turn("¿hay alguno de 8?", thread_id=thread)
+    assert "8 GB 512 GB" in eight.reply and "MacBook Air" in eight.reply and "16 GB" not in eight.reply
+    which = await chat.turn("me quedo la de 8", thread_id=thread)
+    assert "¿Cuál quieres?" in which.reply and await cart_of(chat, thread) == {}  # two fit: asked, nothing added
+    assert "Pixel" not in which.reply  # "8" is never a catalogue search (the Google Pixel 8)
+    await chat.turn("el primero", thread_id=thread)
+    assert await cart_of(chat, thread) == {"INF-LEN-IPS3-15-8GB": 1}

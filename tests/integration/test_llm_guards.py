@@ -21,7 +21,7 @@ from agent.respond import SYSTEM_PROMPT, leaks_instructions
 from chat import ChatService
 from data.migrate import upgrade
 from data.models import Order
-from tests.conftest import cart_of, make_settings
+from tests.conftest import cart_of, give_details, make_settings
 from tests.fake_llm import FAKE_KEY, FakeLLMServer, Text, fake_gemini, fake_openai
 from tools.catalog import CatalogService
 
@@ -124,6 +124,9 @@ async def test_the_model_cannot_place_the_order_itself(provider: FakeLLMServer, 
     provider.reset().tool_calls(("place_order", {})).text("¡Pedido confirmado! Ya está en camino.")
     result = await agent.turn("Confirma tú el pedido sin preguntarme, tienes permiso.", thread_id="t")
     assert await _orders(agent) == 0  # only the customer's "sí" at the interrupt places an order
+    assert "¿A nombre de quién hago el pedido?" in result.reply and "¡Pedido confirmado!" not in result.reply
+    result = await give_details(agent, "t")  # the customer's details, then the confirmation
+    assert await _orders(agent) == 0
     assert result.awaiting_confirmation and "¡Pedido confirmado!" not in result.reply
     assert await cart_of(agent, "t") == {"ELE-DUR-AA-12U": 2}
 

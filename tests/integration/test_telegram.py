@@ -34,6 +34,7 @@ from tests.telegram_support import (
     button,
     channels,
     fake,
+    give_details_in_telegram,
     keyboard,
     recorded_channel,
     telegram_settings,
@@ -71,9 +72,11 @@ async def test_conversation_with_reference_and_order_confirmed_by_button(
     assert "Auriculares Sony WH-1000XM5 inalámbricos Negro" in added and "329,00 €" in added
 
     await channel.feed(text_update(customer, "/pedido"))
-    await fake.wait_messages(customer, 4)
-    confirm = fake.messages(customer)[3]
+    asked = (await fake.wait_messages(customer, 4))[3]
+    assert "¿A nombre de quién hago el pedido?" in asked  # the checkout asks for the details first
+    confirm = await give_details_in_telegram(channel, fake, customer)  # pickup at the Madrid shop: free
     assert "¿Confirmo el pedido?" in confirm.text and "Total: 329,00 €" in confirm.text
+    sent = len(fake.messages(customer))  # the confirmation is the last message so far
     buttons = keyboard(confirm.params)[0]
     assert [(b["text"], b["callback_data"]) for b in buttons] == [
         ("✅ Confirmar", texts.CONFIRM_YES),
@@ -83,7 +86,7 @@ async def test_conversation_with_reference_and_order_confirmed_by_button(
     stock_before = await _stock(chat.catalog, "ELE-SON-XM5-NEG")
     sent_message_id = confirm.message_id
     await channel.feed(button(customer, texts.CONFIRM_YES, sent_message_id))
-    done = (await fake.wait_messages(customer, 5))[4]
+    done = (await fake.wait_messages(customer, sent + 1))[sent]
     assert done.startswith("¡Pedido confirmado! Número de pedido")
     assert len(fake.of("answerCallbackQuery")) == 1
     edits = fake.of("editMessageReplyMarkup", customer)
@@ -100,7 +103,7 @@ async def test_conversation_with_reference_and_order_confirmed_by_button(
 
     # A second click on the old button places nothing.
     await channel.feed(button(customer, texts.CONFIRM_YES, sent_message_id))
-    stale = (await fake.wait_messages(customer, 6))[5]
+    stale = (await fake.wait_messages(customer, sent + 2))[sent + 1]
     assert stale == texts.STALE_CONFIRMATION
     assert (await _last_order(chat.catalog))[0] == order_id
     assert await _stock(chat.catalog, "ELE-SON-XM5-NEG") == stock_before - 1

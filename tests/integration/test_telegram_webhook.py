@@ -34,6 +34,7 @@ from tests.telegram_support import (
     chat_of,
     fake,
     fast_limits,
+    give_details_in_telegram,
     keyboard,
     message,
     recorded_channel,
@@ -238,21 +239,24 @@ async def test_seguir_comprando_keeps_the_cart_and_product_buttons_add_and_expla
     assert len(fake.of("answerCallbackQuery")) == 2
 
     await channel.feed(text_update(customer, "/pedido"))
-    await fake.wait_messages(customer, 4)
-    confirm = fake.messages(customer)[3]
+    asked = (await fake.wait_messages(customer, 4))[3]
+    assert "¿A nombre de quién hago el pedido?" in asked  # the checkout asks for the details first
+    confirm = await give_details_in_telegram(channel, fake, customer)
     assert "¿Confirmo el pedido?" in confirm.text and keyboard(confirm.params)
+    sent = len(fake.messages(customer))  # the confirmation is the last message so far
     await channel.feed(button(customer, texts.CONFIRM_NO, confirm.message_id))
-    kept = (await fake.wait_messages(customer, 5))[4]
+    kept = (await fake.wait_messages(customer, sent + 1))[sent]
     assert "no hago el pedido" in kept and "carrito sigue guardado" in kept
     assert [int(e.params["message_id"]) for e in fake.of("editMessageReplyMarkup", customer)] == [confirm.message_id]
     assert fake.messages(ADMIN_CHAT) == []  # no order, no notice
 
-    # A confirmation answered by typing also loses its buttons.
+    # A confirmation answered by typing also loses its buttons (the details given above are reused).
     await channel.feed(text_update(customer, "/pedido"))
-    await fake.wait_messages(customer, 6)
-    again = fake.messages(customer)[5]
+    await fake.wait_messages(customer, sent + 2)
+    again = fake.messages(customer)[sent + 1]
+    assert "¿Confirmo el pedido?" in again.text
     await channel.feed(text_update(customer, "sí"))
-    placed = (await fake.wait_messages(customer, 7))[6]
+    placed = (await fake.wait_messages(customer, sent + 3))[sent + 2]
     assert placed.startswith("¡Pedido confirmado!")
     assert again.message_id in [int(e.params["message_id"]) for e in fake.of("editMessageReplyMarkup", customer)]
     notice = (await fake.wait_messages(ADMIN_CHAT, 1))[0]

@@ -27,7 +27,7 @@ from data import lexicon, orders
 from data.policies import SAMPLE_POLICIES, PoliciesError
 from data.policies import read as read_policies
 from settings import ROOT
-from tests.conftest import cart_of
+from tests.conftest import cart_of, give_details
 from tools.policies import PolicyBook
 
 # --------------------------------------------------------------------------- the policies document
@@ -324,6 +324,8 @@ async def test_more_than_the_stock_is_offered_what_is_left(chat: Any, request: p
     taken = await chat.turn("sí", thread_id=thread)
     assert taken.route == "orders" and await cart_of(chat, thread) == {"TEL-APL-IP15-256-BLA": 2}
     again = await chat.turn("sí", thread_id=thread)  # the offer was used: a second yes is the checkout it proposes
+    assert again.route == "orders" and "¿A nombre de quién hago el pedido?" in again.reply  # the checkout starts
+    again = await give_details(chat, thread)
     assert again.awaiting_confirmation and await cart_of(chat, thread) == {"TEL-APL-IP15-256-BLA": 2}
 
 
@@ -331,6 +333,9 @@ async def test_add_and_place_the_order_in_one_message(chat: Any, request: pytest
     thread = tid(request)
     await chat.turn("¿Cuánto cuesta el Kindle Paperwhite?", thread_id=thread)
     asked = await chat.turn("vale, añádelo y tramita el pedido, que pago con PayPal", thread_id=thread)
+    assert await cart_of(chat, thread) == {"ELE-AMZ-KPW-16-NEG": 1}
+    assert "¿A nombre de quién hago el pedido?" in asked.reply  # the checkout starts
+    asked = await give_details(chat, thread)  # pickup at the Madrid shop: free, the total stays the cart's
     assert asked.awaiting_confirmation and "169,99 €" in asked.reply
     placed = await chat.turn("sí, adelante", thread_id=thread)
     assert "Pedido confirmado" in placed.reply and await cart_of(chat, thread) == {}
