@@ -53,14 +53,16 @@ _NEXT = {
     "confirmado": "lo estamos preparando; te avisamos en cuanto salga",
     "pendiente": "está pendiente de confirmar",
     "enviado": "ya va de camino",
-    "entregado": "ya está entregado",
+    "entregado": "¡que lo disfrutes!",
     "cancelado": "no se enviará",
 }
 
 
 def _status_line(record: Any) -> str:
     order = record.order
-    note = next((e.note for e in reversed(record.events) if e.note), "")
+    # the note of the step that brought it to its status ("Seur 0123" on "enviado"), not an older one
+    last = record.events[-1] if record.events else None
+    note = last.note if last is not None and last.to_status == record.order.status else ""
     how = "para recoger" if order.delivery_method == "recogida" else ""
     extra = f" ({note})" if note else ""
     what = f"{record.units} {'unidad' if record.units == 1 else 'unidades'}, {euros(order.total)}"

@@ -67,18 +67,19 @@ class Session:
             answer = customer().get(str(observed.get("asking") or ""))
             if not answer:
                 break
-            more = await self.one_turn(answer, thread_id)
+            more = await self.one_turn(answer, thread_id, new_turn=False)
             observed = {
                 **observed,
                 "reply": f"{observed['reply']}\n\n{more['reply']}",
                 "awaiting_confirmation": more["awaiting_confirmation"],
                 "asking": more.get("asking"),
-                **{k: [*(observed.get(k) or []), *(more.get(k) or [])]
-                   for k in ("tools", "tool_products", "tool_quantities") if observed.get(k) is not None},
-            }  # fmt: skip
+                # the tools recorded since the customer's message (the answers' calls are part of its checkout)
+                **{k: more[k] for k in ("tools", "tool_products", "tool_quantities") if more.get(k) is not None},
+            }
         return observed
 
-    async def one_turn(self, text: str, thread_id: str) -> dict[str, Any]:
+    async def one_turn(self, text: str, thread_id: str, *, new_turn: bool = True) -> dict[str, Any]:
+        """One message; `new_turn=False` for the eval customer's detail answers (tools keep accumulating)."""
         raise NotImplementedError
 
     async def db_facts(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -119,8 +120,9 @@ class InProcessSession(Session):
         self.chat = ChatService(settings, self.catalog, context=context)
         await self.chat.start()
 
-    async def one_turn(self, text: str, thread_id: str) -> dict[str, Any]:
-        self.recorder.reset()
+    async def one_turn(self, text: str, thread_id: str, *, new_turn: bool = True) -> dict[str, Any]:
+        if new_turn:
+            self.recorder.reset()
         result = await self.chat.turn(text, thread_id=thread_id, channel="eval")
         usage.record(result.usage)
         return {
@@ -164,7 +166,7 @@ class HttpSession(Session):
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    async def one_turn(self, text: str, thread_id: str) -> dict[str, Any]:
+    async def one_turn(self, text: str, thread_id: str, *, new_turn: bool = True) -> dict[str, Any]:
         started = time.perf_counter()
         response = await self.client.post("/chat", json={"message": text, "thread_id": thread_id})
         response.raise_for_status()
