@@ -316,6 +316,8 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
     both = re.search(r"\b(?:ambos|los dos|las dos|los tres)\b", folded)
     if both and products:
         result.references = products[: 3 if "tres" in both.group(0) else 2]
+    elif _THEIR_DIFFERENCES.search(folded) and 2 <= len(products) <= 3:
+        result.references = list(products)  # "¿en qué se diferencian?" right after two or three products
     result.variant_words = _variant_words(folded)
     query = clean_query(_set_aside(result, rest))
     query = _purpose_and_feature(result, folded, query, categories, attribute_keys)
@@ -325,7 +327,7 @@ def plan(text: str, *, products: list[ProductFact] | None = None, focus: Product
         result.is_reference = True
     numbered = references.number_reference(folded)
     if numbered and not result.references and len(products) >= 2:
-        query = _refer_by_number(result, query, numbered, products)
+        query = _refer_by_number(result, query, numbered, products, focus)
     if focus and re.fullmatch(r"\d{1,2}", query) and not result.variant_words:
         # "pon los 2 que quedan", "añade 2": a count of the product in focus, not a product called "2"
         result.quantity = result.quantity if result.quantity > 1 else int(query)
@@ -433,13 +435,24 @@ def _purpose_and_feature(
     return query
 
 
-def _refer_by_number(result: Plan, query: str, numbered: str, products: list[ProductFact]) -> str:
+_THEIR_DIFFERENCES = re.compile(
+    r"\b(?:en )?que se diferencian\b|\bque diferencias? (?:hay|tienen)\b(?! (?:con|entre el|entre la))|"
+    r"\bcual es la diferencia\b(?! (?:con|entre el|entre la))"
+)
+
+
+def _refer_by_number(
+    result: Plan, query: str, numbered: str, products: list[ProductFact], focus: ProductFact | None
+) -> str:
     """The shown version whose name has the number said ("me quedo la de 8": 8 GB), or those that do.
 
+    The product talked about wins when it carries the number ("¿el de 16 trae Windows?" ... "me llevo el de 16").
     The number is never a search word nor a count. Returns the query left.
     """
     number = numbered.split()[-1]
     fitting = references.with_number(number, products)
+    if len(fitting) != 1 and focus is not None and references.with_number(number, [focus]):
+        fitting = [focus]
     if len(fitting) == 1:
         result.references, result.is_reference = fitting, True
     elif len(fitting) > 1:

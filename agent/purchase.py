@@ -58,9 +58,8 @@ async def to_add(
         if refs:
             found += [(int(f["id"]), count) for f in refs]
             continue
-        if numbered := references.number_reference(
-            words
-        ):  # "la de 8": a version of those shown, never a search for "8"
+        numbered = references.number_reference(words)
+        if numbered:  # "la de 8": a version of those shown, never a search for "8"
             several = references.with_number(numbered.split()[-1], in_play)
             problems.append(composer.which_one(several) if len(several) > 1 else composer.which_unclear(words))
             continue
@@ -203,9 +202,22 @@ def _refer(
     ordinal = ordinal_refs(words, in_play)
     if ordinal:
         return ordinal
-    fitting = named_in_play(words, in_play)
     numbered = references.number_reference(words)
-    several = bool(numbered) and len(references.with_number(str(numbered).split()[-1], in_play)) > 1
-    if fitting or several:
-        return fitting  # several shown fit "la de 8": the customer is asked, not given one seen earlier
-    return named_in_play(words, seen, latest=True)
+    if numbered:
+        return _by_number(numbered.split()[-1], in_play, seen, focus)
+    return named_in_play(words, in_play) or named_in_play(words, seen, latest=True)
+
+
+def _by_number(
+    number: str, in_play: list[ProductFact], seen: list[ProductFact], focus: ProductFact | None
+) -> list[ProductFact]:
+    """The product meant by "la de 8": shown with that number, talked about and with it, or the latest seen with it.
+
+    Several shown with it and none talked about: [] (the customer is asked which).
+    """
+    fitting = references.with_number(number, in_play)
+    if len(fitting) != 1 and focus is not None and references.with_number(number, [focus]):
+        return [focus]
+    if fitting:
+        return fitting if len(fitting) == 1 else []
+    return references.with_number(number, seen)[:1]

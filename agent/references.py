@@ -189,7 +189,16 @@ def with_number(number: str, products: list[ProductFact]) -> list[ProductFact]:
     "… 8 GB …", "Pixel 8" and "talla 8" carry 8; a model code ("15IAH8") or another number ("128") does not.
     """
     alone = re.compile(rf"(?<![\w.,]){re.escape(number)}(?![\w.,]|,\d)")
-    return [p for p in products if alone.search(fold(str(p.get("name", ""))))]
+
+    def own(name: str) -> bool:
+        # the end of a range ("para TV de 32 a 65\"") or a bound ("de más de 8 kg") is not the product's version
+        return any(
+            not re.search(r"(?:\b(?:a|hasta)|\bmas de|\bmenos de)\s*$", name[: m.start()])
+            and not re.match(r"\s*\"?\s*a\s+\d", name[m.end() :])
+            for m in alone.finditer(name)
+        )
+
+    return [p for p in products if own(fold(str(p.get("name", ""))))]
 
 
 def _size(product: ProductFact) -> Decimal:

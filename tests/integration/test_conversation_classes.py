@@ -161,3 +161,18 @@ async def test_a_version_said_by_a_bare_number_is_one_of_those_shown(chat: Any, 
     assert "Pixel" not in which.reply  # "8" is never a catalogue search (the Google Pixel 8)
     await chat.turn("el primero", thread_id=thread)
     assert await cart_of(chat, thread) == {"INF-LEN-IPS3-15-8GB": 1}
+
+
+async def test_their_differences_and_a_number_that_ends_a_range(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿Qué portátiles tenéis por menos de 600 €?", thread_id=thread)
+    apart = await chat.turn("¿En qué se diferencian?", thread_id=thread)
+    assert "ram: 8 GB / 16 GB" in apart.reply and euros("80.00") in apart.reply  # the two shown, not a search
+    windows = await chat.turn("¿El de 16 trae Windows?", thread_id=thread)
+    assert "16 GB" in windows.reply and "sin sistema operativo" in windows.reply
+    tvs = f"{thread}-tv"
+    await chat.turn("Quiero una pantalla grande pa la sala, de 55 pulgadas pa arriba", thread_id=tvs)
+    left = await chat.turn("cuantas les quedan de la de 65?", thread_id=tvs)  # the wall mount "de 32 a 65" is not
+    assert "65" in left.reply and "2 unidades" in left.reply
+    await chat.turn("orale, pues la de 65 y el soporte pa colgarla. cuanto seria?", thread_id=tvs)
+    assert await cart_of(chat, tvs) == {"ELE-LG-OLEDC3-65": 1, "ELE-VOG-SOP-TV-3265": 1}
