@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -33,6 +33,7 @@ from data.models import (
     ORDER_STATUSES,
     Conversation,
     Customer,
+    Message,
     Order,
     OrderEvent,
     OrderLine,
@@ -369,6 +370,53 @@ async def orders_of_telegram_chat(session: AsyncSession, chat_id: int, *, limit:
 
 
 # --------------------------------------------------------------------------- the right to be forgotten
+
+
+_ERASED = {
+    "customer_name": None, "customer_email": None, "customer_phone": None, "address_line": None,
+    "postal_code": None, "city": None, "pickup_point": None, "telegram_chat_id": None,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What forgetting the customer of an order erased: orders cleaned, transcripts deleted, threads to drop."""
+
+    orders: int
+    messages: int
+    thread_ids: tuple[str, ...]
+
+
+async def forget_order_customer(session: AsyncSession, order_id: int) -> Forgotten:
+    """Erase the personal data of whoever placed an order: web and Telegram customers have no customer row.
+
+    Every order placed from the same conversation, or from the same Telegram chat, loses name, contact, address,
+    pickup point and chat; the transcripts of those conversations (what the customer typed, addresses included)
+    are deleted. Lines, amounts, status and history stay. The caller drops the conversations' checkpoints
+    (`thread_ids`: the graph's memory of the details). Raises OrderNotFoundError. Call inside `write_session`.
+    """
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFoundError(order_id)
+    same = [col(Order.id) == order_id]
+    if order.conversation_id is not None:
+        same.append(col(Order.conversation_id) == order.conversation_id)
+    if order.telegram_chat_id is not None:
+        same.append(col(Order.telegram_chat_id) == order.telegram_chat_id)
+    orders = (await session.execute(select(Order).where(or_(*same)))).scalars().all()
+    conversation_ids = {o.conversation_id for o in orders if o.conversation_id is not None}
+    threads = (
+        (await session.execute(select(col(Conversation.thread_id)).where(col(Conversation.id).in_(conversation_ids))))
+        .scalars()
+        .all()
+    )
+    result = await session.execute(
+        update(Order).where(col(Order.id).in_([o.id for o in orders])).values(**_ERASED, updated_at=utcnow())
+    )
+    deleted = await session.execute(delete(Message).where(col(Message.conversation_id).in_(conversation_ids)))
+    await session.flush()
+    log.info("customer of order %d forgotten: %d orders, %d messages", order_id, result.rowcount, deleted.rowcount)  # type: ignore[attr-defined]
+    return Forgotten(int(result.rowcount), int(deleted.rowcount), tuple(threads))  # type: ignore[attr-defined]
 
 
 async def forget_customer(session: AsyncSession, customer_id: int) -> int:

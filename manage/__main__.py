@@ -19,6 +19,7 @@ from manage.commands import (
     EXIT_USAGE,
     ImportOptions,
     cmd_forget_customer,
+    cmd_forget_order_customer,
     cmd_index,
     cmd_migrate,
     cmd_policies,
@@ -73,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     forget = sub.add_parser(
         "forget-customer", help="borra los datos personales de un cliente (sus pedidos quedan, sin esos datos)"
     )
-    forget.add_argument("customer_id", type=_customer_id, metavar="ID", help="número del cliente")
+    forget.add_argument("customer_id", type=_customer_id, metavar="ID", nargs="?", help="número del cliente")
+    forget.add_argument(
+        "--pedido", type=_customer_id, metavar="N",
+        help="o el número de un pedido: borra los datos de quien lo hizo (web o Telegram), también en sus otros "
+        "pedidos de esa conversación o chat, sus mensajes y la memoria de la conversación",
+    )  # fmt: skip
     return parser
 
 
@@ -115,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "policies":
                 return cmd_policies(args.file)
             case "forget-customer":
+                if (args.customer_id is None) == (args.pedido is None):
+                    print("Error: indica un número de cliente o --pedido N (uno de los dos).", file=sys.stderr)
+                    return EXIT_USAGE
+                if args.pedido is not None:
+                    return asyncio.run(cmd_forget_order_customer(args.pedido))
                 return asyncio.run(cmd_forget_customer(args.customer_id))
     except PoliciesError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ from data import crud
 from data.db import create_engine, session_factory, write_session
 from data.importer import ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
-from data.order_status import UnknownCustomerError, forget_customer
+from data.order_status import OrderNotFoundError, UnknownCustomerError, forget_customer, forget_order_customer
 from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from data.policies import read as read_policies
@@ -250,6 +250,53 @@ async def cmd_setup() -> int:
     if not get_settings().resolved_policies_file.exists():
         cmd_policies(SAMPLE_POLICIES)
     return await cmd_index()
+
+
+async def cmd_forget_order_customer(order_id: int) -> int:
+    """Erase the personal data of whoever placed an order, their transcripts and the conversations' memory."""
+    settings = get_settings()
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        async with write_session(session_factory(engine)) as session:
+            forgotten = await forget_order_customer(session, order_id)
+    except OrderNotFoundError as exc:
+        print(f"Error: {exc} No se ha borrado nada.", file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        await engine.dispose()
+    await _drop_threads(forgotten.thread_ids)
+    print(
+        f"Borrados los datos personales de quien hizo el pedido {order_id}: en {forgotten.orders} pedido(s) de su "
+        "conversación o chat, nombre, correo, teléfono, dirección, código postal, localidad, punto de recogida y chat "
+        "de Telegram; se conservan las líneas, los importes y los estados."
+    )
+    print(f"Borrados {forgotten.messages} mensajes de sus conversaciones y la memoria de {len(forgotten.thread_ids)} "
+          "conversación(es).")  # fmt: skip
+    return EXIT_OK
+
+
+async def _drop_threads(thread_ids: Sequence[str]) -> None:
+    """Delete the conversations' checkpoints (the details the checkout kept in the graph's state)."""
+    settings = get_settings()
+    if not thread_ids or settings.checkpointer == "memory":
+        return
+    if settings.checkpointer == "redis":
+        from langgraph.checkpoint.redis.aio import AsyncRedisSaver
+
+        async with AsyncRedisSaver.from_conn_string(settings.resolved_redis_url) as redis_saver:
+            await redis_saver.asetup()
+            for thread_id in thread_ids:
+                await redis_saver.adelete_thread(thread_id)
+        return
+    path = settings.var_dir / "checkpoints.db"
+    if not path.exists():
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        for thread_id in thread_ids:
+            await saver.adelete_thread(thread_id)
 
 
 async def cmd_forget_customer(customer_id: int) -> int:
