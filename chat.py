@@ -227,8 +227,9 @@ class ChatService:
         llm = LLMTurn(self.context.llm_timeout, self.settings.llm_max_retries, self.settings.llm_history_tokens)
         llm.sink = sink
         with llm_turn(llm):
-            prefix = await self.notices(thread_id)
             snapshot = await self.graph.aget_state(config)
+            # only a conversation that went through a checkout can have orders to tell about (saves a query a turn)
+            prefix = await self.notices(thread_id) if (snapshot.values or {}).get("order_details") else ""
             if snapshot.interrupts:
                 kind = answer_kind(message)
                 # a yes or no, or a correction of the details shown ("no, el portal es el 3B"), answers the question
