@@ -34,6 +34,7 @@ from langgraph.runtime import Runtime
 from agent import composer
 from agent.context import AgentContext
 from agent.language import amounts_in, euros
+from agent.llm import message_text
 from agent.llm_retry import invoke_llm, llm_turn
 from agent.prompts import SYSTEM_PROMPT, TOOL_RULES
 from agent.respond import allowed_figures, recent_history, reply_problem
@@ -143,7 +144,7 @@ async def settle(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[
     context = context_of(runtime)
     last = _last(state)
     kept_calling = isinstance(last, AIMessage) and bool(last.tool_calls)  # out of rounds
-    text = "" if outcome == "fallback" or kept_calling or last is None else _text(last)
+    text = "" if outcome == "fallback" or kept_calling or last is None else message_text(last)
     if text:
         problem = reply_problem(text, *_allowed(state, state.get("brief") or ""))
         if problem:
@@ -283,13 +284,6 @@ def _quoted_money(state: AssistantState, brief: str) -> set[Decimal]:
             money |= {a.quantize(Decimal("0.01")) for a in amounts_in(json.dumps(result, ensure_ascii=False))}
     money |= {a.quantize(Decimal("0.01")) for a in amounts_in(brief)}
     return money
-
-
-def _text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
 
 
 # --------------------------------------------------------------------------- the model and its tools

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 
 from settings import Settings
 
@@ -80,3 +81,11 @@ async def close_llm(llm: BaseChatModel | None) -> None:
         await llm.aclose()
     elif (client := getattr(llm, "root_async_client", None)) is not None:  # ChatOpenAI
         await client.close()
+
+
+def message_text(message: BaseMessage) -> str:
+    """The text of a model's message or streamed chunk (its content may be a list of parts, as Gemini's is)."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)

@@ -20,11 +20,11 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.messages import AIMessage
@@ -34,6 +34,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config, merge_configs
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503})
 DEFAULT_TIMEOUT = 15.0  # Settings.llm_timeout's default, for callers outside a ChatService turn
@@ -161,6 +162,20 @@ class BudgetExhausted(TimeoutError):
 
 async def invoke_llm(runnable: Runnable[Any, Any], value: Any, config: RunnableConfig | None = None) -> Any:
     """`runnable.ainvoke(value, config)` under the current turn's budget, retries and usage tally."""
+    return await with_retries(lambda cfg: runnable.ainvoke(value, cfg), config)
+
+
+async def with_retries(
+    attempt: Callable[[RunnableConfig], Awaitable[T]],
+    config: RunnableConfig | None = None,
+    *,
+    may_retry: Callable[[], bool] = lambda: True,
+) -> T:
+    """One LLM call (`attempt(config)`) under the current turn's budget, retry policy and usage tally.
+
+    A 429/500/502/503 is retried after what the provider asks (or a backoff) while the budget allows and
+    `may_retry()` says so (a stream that has already shown words to the customer may not start again).
+    """
     with llm_turn() as turn:
         # ensure_config(None) inside a node is the node's own config: tracing stays intact.
         config = merge_configs(ensure_config(config), {"callbacks": [turn.usage]})
@@ -170,10 +185,10 @@ async def invoke_llm(runnable: Runnable[Any, Any], value: Any, config: RunnableC
             if remaining <= 0:
                 raise BudgetExhausted("the turn's LLM time budget is spent")
             try:
-                return await asyncio.wait_for(runnable.ainvoke(value, config), remaining)
+                return await asyncio.wait_for(attempt(config), remaining)
             except Exception as exc:
                 status = error_status(exc)
-                if status not in RETRY_STATUSES or retries >= turn.max_retries:
+                if status not in RETRY_STATUSES or retries >= turn.max_retries or not may_retry():
                     raise
                 asked = retry_after(exc)
                 wait = asked if asked is not None else backoff(retries)

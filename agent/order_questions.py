@@ -53,7 +53,7 @@ _NEXT = {
     "confirmado": "lo estamos preparando; te avisamos en cuanto salga",
     "pendiente": "está pendiente de confirmar",
     "enviado": "ya va de camino",
-    "entregado": "¡que lo disfrutes!",
+    "entregado": "esperamos que lo disfrutes",
     "cancelado": "no se enviará",
 }
 

@@ -29,6 +29,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.composer import figures_match
 from agent.context import AgentContext
+from agent.llm import message_text
 from agent.llm_retry import invoke_llm, llm_turn
 from agent.prompts import SYSTEM_PROMPT, TOOL_RULES
 from agent.tool_calls import run_tool_calls
@@ -210,17 +211,10 @@ async def _llm_turn(
         if not isinstance(answer, AIMessage):
             raise TypeError(f"unexpected LLM output {type(answer).__name__}")
         if not answer.tool_calls:
-            return _text(answer), seen
+            return message_text(answer), seen
         convo.append(answer)
         for run in await run_tool_calls(tools, answer.tool_calls, config):
             if run.result is not None:
                 seen.append(run.result)
             convo.append(run.message)
     raise RuntimeError("the LLM kept calling tools")
-
-
-def _text(message: AIMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)

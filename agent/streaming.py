@@ -10,16 +10,15 @@ followed by that answer. What the gate released is never taken back, and it neve
 
 from __future__ import annotations
 
-import asyncio
 import re
 from decimal import Decimal
 from typing import Any
 
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config, merge_configs
 
-from agent.llm_retry import RETRY_STATUSES, BudgetExhausted, ReplySink, backoff, error_status, llm_turn, retry_after
+from agent.llm import message_text
+from agent.llm_retry import ReplySink, with_retries
 from agent.respond import reply_problem
 
 # The end of a sentence or line: what comes before it can be checked on its own.
@@ -65,26 +64,10 @@ async def stream_llm(
     Retried like `agent.llm_retry.invoke_llm` (429/5xx, Retry-After, the turn's budget) until the first chunk
     arrives; after that a failure goes up (what was released stays released).
     """
-    with llm_turn() as turn:
-        config = merge_configs(ensure_config(config), {"callbacks": [turn.usage]})
-        retries = 0
-        while True:
-            remaining = turn.remaining()
-            if remaining <= 0:
-                raise BudgetExhausted("the turn's LLM time budget is spent")
-            started: list[bool] = []
-            try:
-                return await asyncio.wait_for(_merge(runnable, value, config, gate, started), remaining)
-            except Exception as exc:
-                status = error_status(exc)
-                if started or status not in RETRY_STATUSES or retries >= turn.max_retries:
-                    raise
-                wait = retry_after(exc)
-                wait = backoff(retries) if wait is None else wait
-                if wait >= turn.remaining():
-                    raise
-                await asyncio.sleep(wait)
-                retries += 1
+    started: list[bool] = []
+    return await with_retries(
+        lambda cfg: _merge(runnable, value, cfg, gate, started), config, may_retry=lambda: not started
+    )
 
 
 async def _merge(
@@ -100,14 +83,7 @@ async def _merge(
             raise TypeError(f"unexpected LLM chunk {type(chunk).__name__}")
         started.append(True)
         merged = chunk if merged is None else merged + chunk
-        gate.feed(_text(chunk))
+        gate.feed(message_text(chunk))
     if merged is None:
         raise ValueError("the LLM streamed nothing")
     return merged
-
-
-def _text(chunk: AIMessageChunk) -> str:
-    content = chunk.content
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)

@@ -19,7 +19,7 @@ import pytest
 
 from chat import ChatService
 from tests.conftest import LiveServer, start_server, stop_server
-from tests.fake_llm import FAKE_KEY, FakeLLMServer, Stream, Text, ToolCalls, fake_gemini, fake_openai
+from tests.fake_llm import FAKE_KEY, Error, FakeLLMServer, Stream, Text, ToolCalls, fake_gemini, fake_openai
 from tests.llm_support import SDK_WARNINGS, _collect_inside_the_test, agent, fake_provider
 
 __all__ = ["_collect_inside_the_test", "agent", "fake_gemini", "fake_openai", "fake_provider"]  # fixtures
@@ -133,3 +133,13 @@ def test_agent_stream_over_http(fake_gemini: FakeLLMServer, llm_server: LiveServ
     assert kinds == {"on_chain_start", "on_chain_stream", "on_chain_end"}
     assert "Eres el asistente" not in json.dumps(events, ensure_ascii=False)
     assert all(r.api_key_ok for r in fake_gemini.requests)
+
+
+async def test_a_429_before_any_word_is_retried_when_streaming(fake_provider: FakeLLMServer, agent: Any) -> None:
+    chat: ChatService = await agent(llm_timeout=5.0)
+    fake_provider.script(Error(429, retry_after="0.2"), LOOKUP, Stream((f"El {PHONE} cuesta 909,00 €.",), DELAY))
+    streamed = chat.stream(QUESTION, thread_id="t")
+    chunks = [chunk async for chunk in streamed]
+    assert "".join(chunks) == f"El {PHONE} cuesta 909,00 €."
+    first, second = fake_provider.requests[:2]
+    assert first.step == "Error" and second.at - first.at >= 0.2
