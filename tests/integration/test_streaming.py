@@ -143,3 +143,19 @@ async def test_a_429_before_any_word_is_retried_when_streaming(fake_provider: Fa
     assert "".join(chunks) == f"El {PHONE} cuesta 909,00 €."
     first, second = fake_provider.requests[:2]
     assert first.step == "Error" and second.at - first.at >= 0.2
+
+
+def test_agent_stream_log_feeds_the_playground_by_sentence(fake_gemini: FakeLLMServer, llm_server: LiveServer) -> None:
+    """The chat playground reads /agent/stream_log: each checked sentence arrives as its own streamed_output op."""
+    body = {"input": {"messages": [{"role": "user", "content": QUESTION}]}}
+    fake_gemini.script(LOOKUP, Stream((f"El {PHONE} cuesta 909,00 €. ", "Quedan 19 unidades."), DELAY))
+    events = _events(llm_server, "/agent/stream_log", body)
+    outputs = [
+        (at, op["value"])
+        for at, name, payload in events
+        if name == "data" and isinstance(payload, dict)
+        for op in payload.get("ops", [])
+        if op.get("path") == "/streamed_output/-"
+    ]
+    assert [value for _, value in outputs] == [f"El {PHONE} cuesta 909,00 €.", " Quedan 19 unidades."]
+    assert outputs[1][0] - outputs[0][0] >= 0.5 * DELAY
