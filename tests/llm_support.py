@@ -13,6 +13,7 @@ from agent.context import AgentContext
 from agent.llm import build_llm, close_llm
 from chat import ChatService
 from data.migrate import upgrade
+from settings import Settings
 from tests.conftest import make_settings
 from tests.fake_llm import FAKE_KEY, FakeLLMServer
 from tools.catalog import CatalogService
@@ -49,6 +50,12 @@ def fake_provider(request: pytest.FixtureRequest) -> FakeLLMServer:
 ChatFactory = Callable[..., Awaitable[ChatService]]
 
 
+def llm_settings(fake: FakeLLMServer, tmp_path: Path, **values: Any) -> Settings:
+    """Settings for the app with the fake provider's key (its base URL comes from the fake's fixture)."""
+    keys = {"google_api_key": FAKE_KEY} if fake.provider == "gemini" else {"openai_api_key": FAKE_KEY}
+    return make_settings(tmp_path, checkpointer="memory", **keys, **values)
+
+
 @pytest.fixture
 async def agent(fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path) -> AsyncIterator[ChatFactory]:
     """A ChatService whose LLM is the real client from build_llm, pointed at the fake provider."""
@@ -56,8 +63,7 @@ async def agent(fake_provider: FakeLLMServer, service: CatalogService, tmp_path:
 
     async def make(llm_timeout: float = 2.0, **values: Any) -> ChatService:
         await upgrade(service.engine)
-        keys = {"google_api_key": FAKE_KEY} if fake_provider.provider == "gemini" else {"openai_api_key": FAKE_KEY}
-        settings = make_settings(tmp_path, checkpointer="memory", llm_timeout=llm_timeout, **keys, **values)
+        settings = llm_settings(fake_provider, tmp_path, llm_timeout=llm_timeout, **values)
         llm = build_llm(settings)
         assert type(llm).__name__ == CLIENT_CLASS[fake_provider.provider]
         chat = ChatService(settings, service, AgentContext.build(service, settings, llm=llm))

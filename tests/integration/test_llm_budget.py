@@ -6,15 +6,12 @@ honouring Retry-After within the turn's LLM budget (LLM_TIMEOUT), and tallies ca
 
 from __future__ import annotations
 
-import gc
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from google.genai.errors import ClientError
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
@@ -25,64 +22,19 @@ from agent.respond import respond
 from chat import ChatService
 from data.migrate import upgrade
 from server import create_app
-from settings import Settings
 from tests.conftest import make_settings
-from tests.fake_llm import FAKE_KEY, FakeLLMServer, Text, ToolCalls, fake_gemini, fake_openai
+from tests.fake_llm import FakeLLMServer, Text, ToolCalls, fake_gemini, fake_openai
+from tests.llm_support import SDK_WARNINGS, _collect_inside_the_test, agent, fake_provider, llm_settings
 from tools.catalog import CatalogService
 
-__all__ = ["fake_gemini", "fake_openai"]  # fixtures, imported for pytest
+__all__ = ["_collect_inside_the_test", "agent", "fake_gemini", "fake_openai", "fake_provider"]  # fixtures
 
-pytestmark = [
-    # The same third-party warnings as tests/integration/test_llm_wire.py (google-genai over aiohttp).
-    pytest.mark.filterwarnings(
-        "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
-    ),
-    pytest.mark.filterwarnings("ignore:coroutine 'ClientResponse.json' was never awaited:RuntimeWarning"),
-]
+pytestmark = SDK_WARNINGS
 
 PRICE_QUESTION = "¿cuánto cuesta el Galaxy S24 de 128 GB?"  # the rules route it: no router LLM call
 STOCK_QUESTION = "¿tenéis el Galaxy S24 de 128 GB en stock?"
 PHONE = "Samsung Galaxy S24 128 GB Negro Onyx"  # 909.00 €, 19 in stock in the sample catalogue
 LLM_REPLY = "¡Claro! Es uno de nuestros móviles más vendidos. ¿Quieres que te cuente más?"  # no figures: goes out
-
-
-@pytest.fixture(autouse=True)
-def _collect_inside_the_test() -> Iterator[None]:
-    """Free failed requests (exception cycles) while this module's warning filters still apply."""
-    yield
-    gc.collect()
-
-
-@pytest.fixture(params=["gemini", "openai"])
-def fake_provider(request: pytest.FixtureRequest) -> FakeLLMServer:
-    server: FakeLLMServer = request.getfixturevalue(f"fake_{request.param}")
-    return server
-
-
-def _settings(fake: FakeLLMServer, tmp_path: Path, **values: Any) -> Settings:
-    keys = {"google_api_key": FAKE_KEY} if fake.provider == "gemini" else {"openai_api_key": FAKE_KEY}
-    return make_settings(tmp_path, checkpointer="memory", llm_mode="polish", **keys, **values)
-
-
-@pytest.fixture
-async def agent(
-    fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[ChatService]]]:
-    """A ChatService whose LLM is the real client from build_llm, pointed at the fake provider."""
-    made: list[ChatService] = []
-
-    async def make(**values: Any) -> ChatService:
-        await upgrade(service.engine)
-        settings = _settings(fake_provider, tmp_path, **values)
-        chat = ChatService(settings, service, AgentContext.build(service, settings, llm=build_llm(settings)))
-        await chat.start()
-        made.append(chat)
-        return chat
-
-    yield make
-    for chat in made:
-        await chat.close()
-        await close_llm(chat.context.llm)
 
 
 def _gap(fake: FakeLLMServer) -> float:
@@ -94,7 +46,7 @@ def _gap(fake: FakeLLMServer) -> float:
 
 
 async def test_429_waits_retry_after_then_the_llm_answers(fake_provider: FakeLLMServer, agent: Any) -> None:
-    chat = await agent(llm_timeout=5.0)
+    chat = await agent(llm_mode="polish", llm_timeout=5.0)
     fake_provider.error(429, retry_after="1").text(LLM_REPLY, prompt_tokens=40, output_tokens=12)
     result = await chat.turn(PRICE_QUESTION, thread_id="t")
     assert result.reply == LLM_REPLY
@@ -105,7 +57,7 @@ async def test_429_waits_retry_after_then_the_llm_answers(fake_provider: FakeLLM
 
 async def test_retry_after_past_the_budget_gives_up_at_once(fake_provider: FakeLLMServer, agent: Any) -> None:
     budget = 2.0
-    chat = await agent(llm_timeout=budget)
+    chat = await agent(llm_mode="polish", llm_timeout=budget)
     fake_provider.error(429, retry_after="30").text(LLM_REPLY)
     start = time.monotonic()
     result = await chat.turn(PRICE_QUESTION, thread_id="t")
@@ -116,7 +68,7 @@ async def test_retry_after_past_the_budget_gives_up_at_once(fake_provider: FakeL
 
 
 async def test_503_twice_with_one_retry_falls_back(fake_provider: FakeLLMServer, agent: Any) -> None:
-    chat = await agent(llm_timeout=5.0, llm_max_retries=1)
+    chat = await agent(llm_mode="polish", llm_timeout=5.0, llm_max_retries=1)
     fake_provider.error(503).error(503).text(LLM_REPLY)
     start = time.monotonic()
     result = await chat.turn(PRICE_QUESTION, thread_id="t")
@@ -165,7 +117,7 @@ USAGE = {"llm_calls": 2, "input_tokens": 300, "output_tokens": 30, "total_tokens
 
 
 async def test_usage_of_a_turn_with_a_tool_round(fake_provider: FakeLLMServer, agent: Any) -> None:
-    chat = await agent(llm_timeout=5.0)
+    chat = await agent(llm_mode="polish", llm_timeout=5.0)
     _tool_round(fake_provider)
     result = await chat.turn(STOCK_QUESTION, thread_id="t")
     assert result.reply.startswith("¡Sí! El Samsung Galaxy S24")
@@ -174,7 +126,7 @@ async def test_usage_of_a_turn_with_a_tool_round(fake_provider: FakeLLMServer, a
 
 
 async def test_usage_counts_the_routers_llm_call(fake_provider: FakeLLMServer, agent: Any) -> None:
-    chat = await agent(llm_timeout=5.0)
+    chat = await agent(llm_mode="polish", llm_timeout=5.0)
     route = Text('{"route": "conversation", "intents": []}', prompt_tokens=5, output_tokens=1)
     fake_provider.script(route, Text(LLM_REPLY, 7, 2), Text(LLM_REPLY, 7, 2))
     result = await chat.turn("pues no sé, algo bonito para el salón", thread_id="t")  # the rules are unsure
@@ -189,7 +141,7 @@ async def test_usage_counts_the_routers_llm_call(fake_provider: FakeLLMServer, a
 
 
 async def test_usage_on_post_chat(fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path) -> None:
-    app = create_app(_settings(fake_provider, tmp_path, llm_timeout=5.0), service=service)
+    app = create_app(llm_settings(fake_provider, tmp_path, llm_mode="polish", llm_timeout=5.0), service=service)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -234,7 +186,7 @@ def _wire_texts(fake: FakeLLMServer) -> list[str]:
 async def test_history_is_trimmed_to_the_token_budget(
     fake_provider: FakeLLMServer, service: CatalogService, tmp_path: Path
 ) -> None:
-    settings = _settings(fake_provider, tmp_path, llm_timeout=5.0)
+    settings = llm_settings(fake_provider, tmp_path, llm_mode="polish", llm_timeout=5.0)
     llm = build_llm(settings)
     context = AgentContext.build(service, settings, llm=llm)
     conversation: list[AnyMessage] = []
