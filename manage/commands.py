@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from tqdm import tqdm
 
 from data import crud
 from data.db import create_engine, session_factory, write_session
 from data.importer import ImportFileError, ImportPlan, plan_import
 from data.migrate import upgrade
-from data.order_status import OrderNotFoundError, UnknownCustomerError, forget_customer, forget_order_customer
+from data.order_status import OrderError, forget_customer, forget_order_customer
 from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from data.policies import read as read_policies
@@ -34,6 +35,7 @@ from tools.catalog import CatalogService
 SAMPLE_CATALOGUE = ROOT / "data" / "catalogue" / "sample_products.json"
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 def _bar(desc: str, quiet: bool) -> Callable[[int], Callable[[int], None] | None]:
@@ -254,17 +256,9 @@ async def cmd_setup() -> int:
 
 async def cmd_forget_order_customer(order_id: int) -> int:
     """Erase the personal data of whoever placed an order, their transcripts and the conversations' memory."""
-    settings = get_settings()
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await upgrade(engine)
-        async with write_session(session_factory(engine)) as session:
-            forgotten = await forget_order_customer(session, order_id)
-    except OrderNotFoundError as exc:
-        print(f"Error: {exc} No se ha borrado nada.", file=sys.stderr)
+    forgotten = await _erase(lambda session: forget_order_customer(session, order_id))
+    if forgotten is None:
         return EXIT_INVALID
-    finally:
-        await engine.dispose()
     await _drop_threads(forgotten.thread_ids)
     print(
         f"Borrados los datos personales de quien hizo el pedido {order_id}: en {forgotten.orders} pedido(s) de su "
@@ -274,6 +268,20 @@ async def cmd_forget_order_customer(order_id: int) -> int:
     print(f"Borrados {forgotten.messages} mensajes de sus conversaciones y la memoria de {len(forgotten.thread_ids)} "
           "conversación(es).")  # fmt: skip
     return EXIT_OK
+
+
+async def _erase(work: Callable[[AsyncSession], Awaitable[T]]) -> T | None:
+    """One erasure in a single transaction on the configured database; None (and why, on stderr) when refused."""
+    engine = create_engine(get_settings().resolved_database_url)
+    try:
+        await upgrade(engine)
+        async with write_session(session_factory(engine)) as session:
+            return await work(session)
+    except OrderError as exc:  # an unknown order or customer
+        print(f"Error: {exc} No se ha borrado nada.", file=sys.stderr)
+        return None
+    finally:
+        await engine.dispose()
 
 
 async def _drop_threads(thread_ids: Sequence[str]) -> None:
@@ -301,16 +309,9 @@ async def _drop_threads(thread_ids: Sequence[str]) -> None:
 
 async def cmd_forget_customer(customer_id: int) -> int:
     """Erase a customer's personal data (the right to be forgotten); their orders stay, without it."""
-    engine = create_engine(get_settings().resolved_database_url)
-    try:
-        await upgrade(engine)
-        async with write_session(session_factory(engine)) as session:
-            touched = await forget_customer(session, customer_id)
-    except UnknownCustomerError as exc:
-        print(f"Error: {exc} No se ha borrado nada.", file=sys.stderr)
+    touched = await _erase(lambda session: forget_customer(session, customer_id))
+    if touched is None:
         return EXIT_INVALID
-    finally:
-        await engine.dispose()
     print(f"Borrados los datos personales del cliente {customer_id}: nombre, correo, teléfono e identificador externo.")
     if touched:
         print(
