@@ -102,11 +102,11 @@ async def think(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[s
         convo = [SystemMessage(brief), *history, *(state.get("scratch") or [])]
         try:
             if turn.sink is None:
-                answer = await invoke_llm(_model(context), convo, config)
+                answer = await invoke_llm(context.llm_with_tools, convo, config)
             else:  # streamed to the customer sentence by sentence, each checked (agent.streaming)
                 turn.sink.round_start = len(turn.sink.released)
                 money, counts = _allowed(state, brief)
-                answer = await stream_llm(_model(context), convo, config, FigureGate(turn.sink, money, counts))
+                answer = await stream_llm(context.llm_with_tools, convo, config, FigureGate(turn.sink, money, counts))
         except Exception as exc:  # timeout, 4xx/5xx after retries, malformed body: the rules answer
             log.warning("assistant: the model failed (%s); answering offline", type(exc).__name__)
             turn.gave_up = True
@@ -291,20 +291,6 @@ def _quoted_money(state: AssistantState, brief: str) -> set[Decimal]:
 
 def _tools(context: AgentContext) -> dict[str, BaseTool]:
     return {t.name: t for t in context.tools}
-
-
-_BOUND: dict[int, Any] = {}
-
-
-def _model(context: AgentContext) -> Any:
-    """The context's model with the shop's tools bound (once per model)."""
-    llm = context.llm
-    assert llm is not None
-    bound = _BOUND.get(id(llm))
-    if bound is None or bound[0] is not llm:
-        bound = (llm, llm.bind_tools(list(context.tools)))
-        _BOUND[id(llm)] = bound
-    return bound[1]
 
 
 # --------------------------------------------------------------------------- wiring

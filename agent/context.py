@@ -7,7 +7,7 @@ Passed as LangGraph's runtime `context`, so nothing heavy lives in the checkpoin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -34,6 +34,13 @@ class AgentContext:
     llm: BaseChatModel | None = None
     llm_timeout: float = 15.0
     tools: list[Any] = field(default_factory=list)
+
+    @cached_property
+    def llm_with_tools(self) -> Any:
+        """The LLM with the shop's tools bound, built once (called every LLM round of every turn); None offline."""
+        if self.llm is None:
+            return None
+        return self.llm.bind_tools(list(self.tools)) if self.tools else self.llm
 
     @classmethod
     def build(cls, catalog: CatalogService, settings: Settings, llm: BaseChatModel | None = None) -> AgentContext:

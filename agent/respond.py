@@ -196,7 +196,7 @@ async def _llm_turn(
 ) -> tuple[str, list[Any]]:
     assert context.llm is not None
     tools = {t.name: t for t in context.tools}
-    model = context.llm.bind_tools(list(tools.values())) if tools else context.llm
+    model = context.llm_with_tools
     grounding = HumanMessage(
         "Resultados de las herramientas (JSON, la única fuente de precios y existencias):\n"
         f"{json.dumps(facts, ensure_ascii=False, default=str)}\n\n"
