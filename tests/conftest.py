@@ -200,6 +200,19 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     stop_server(server)
 
 
+@pytest.fixture(scope="module")
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client of the module's real server."""
+    with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def admin(live_server: LiveServer) -> dict[str, str]:
+    """The owner's header for the module's real server."""
+    return {"X-API-Key": live_server.admin_key}
+
+
 @pytest.fixture
 async def chat(service: CatalogService, tmp_path: Path) -> AsyncIterator[Any]:
     """The agent in-process (memory checkpointer, no LLM) on its own copy of the sample catalogue."""

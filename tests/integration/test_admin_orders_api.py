@@ -36,17 +36,6 @@ DETAILS = OrderDetails(
 )
 
 
-@pytest.fixture(scope="module")
-def client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def admin(live_server: LiveServer) -> dict[str, str]:
-    return {"X-API-Key": live_server.admin_key}
-
-
 @pytest.fixture
 def product(client: httpx.Client, admin: dict[str, str]) -> Iterator[dict[str, Any]]:
     body = {"sku": unique_sku(), "name": "Tetera de hierro fundido", "category": "Cocina", "price": "12.50", "stock": 6}

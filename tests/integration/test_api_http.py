@@ -71,17 +71,6 @@ def unique_word() -> str:
 
 
 @pytest.fixture(scope="module")
-def client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def admin(live_server: LiveServer) -> dict[str, str]:
-    return {"X-API-Key": live_server.admin_key}
-
-
-@pytest.fixture(scope="module")
 def listed(client: httpx.Client) -> dict[str, dict[str, Any]]:
     """Every product the list endpoint shows, by SKU, read before any test of the module wrote."""
     return {item["sku"]: item for item in list_all(client)}

@@ -22,17 +22,6 @@ from tests.integration.test_api_http import assert_spanish, list_all, revision, 
 Maker = Callable[..., dict[str, Any]]
 
 
-@pytest.fixture(scope="module")
-def client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def admin(live_server: LiveServer) -> dict[str, str]:
-    return {"X-API-Key": live_server.admin_key}
-
-
 @pytest.fixture
 def retire(client: httpx.Client, admin: dict[str, str]) -> Iterator[list[int]]:
     """Ids of products a test created; retired afterwards, so the next test sees the sample as seeded."""

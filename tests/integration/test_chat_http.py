@@ -11,12 +11,6 @@ import pytest
 from tests.conftest import LiveServer, detail_answer, detail_asked
 
 
-@pytest.fixture(scope="module")
-def client(live_server: LiveServer) -> httpx.Client:
-    with httpx.Client(base_url=live_server.base_url, timeout=60) as c:
-        yield c
-
-
 def _thread() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
