@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dataset",
         choices=[
             *("routing", "routing_heldout", "routing_dev", "conversations", "dialogues", "dialogues_dev", "names"),
-            *("dialogues_fresh", "dialogues_fresh2"),
+            *("dialogues_fresh", "dialogues_fresh2", "dialogues_fresh3"),
             *("retrieval", "cache"),
         ],
     )
