@@ -30,11 +30,14 @@ from agent import checkout, order_questions
 from agent.assistant import assistant_graph
 from agent.cache import cache_lookup_graph, cache_store_graph, signature, worth_storing
 from agent.context import AgentContext, last_user_text
+from agent.conversation import policy_follow_up
 from agent.language import folded_words
+from agent.lexicon import asks_policy
 from agent.llm import resolve_provider
 from agent.orchestrator import orchestrator_graph
 from agent.orders import accepts, open_offer
 from agent.planner import find_category, plan_text
+from agent.products import asks_of_focus
 from agent.subgraphs import SUBGRAPHS
 from agent.turn import context_of
 from settings import get_settings
@@ -52,6 +55,8 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         return {"routes": ["orders"], "cache": "skip"}
     if to_orders_first(state, text):  # a checkout detail ("Calle Mayor 5"), or "¿dónde está mi pedido?"
         return {"routes": ["orders"], "cache": "skip"}
+    if policy_follow_up(state.get("messages", []), text):  # "¿y si vivo en Mallorca?" after asking the shipping
+        return {"routes": ["conversation"], "cache": "skip"}
     catalog = context.shop.catalog
     await catalog.ensure_fresh()
     snapshot = catalog.index.snapshot()
@@ -79,9 +84,13 @@ async def route(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, 
         catalogue_match=catalogue_match,
         attribute_keys=snapshot.attribute_keys,
     )
+    route = decision.route
+    about_focus = route in ("conversation", "inventory") and bool(state.get("focus"))
+    if about_focus and not asks_policy(folded_words(text)) and asks_of_focus(plan_text(text), snapshot):
+        route = "products"  # "¿de dónde es?", "¿y cuánto pesan?": about the product in focus
     # A turn that bypassed the cache says so (the previous turn's "hit"/"miss" must not linger).
     skipped = signature(text) is None
-    return {"routes": [decision.route], **({"cache": "skip"} if skipped else {})}
+    return {"routes": [route], **({"cache": "skip"} if skipped else {})}
 
 
 def to_orders_first(state: AgentState, text: str) -> bool:

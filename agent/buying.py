@@ -19,7 +19,8 @@ from agent.lexicon import container_pattern, lexicon, remarks
 BUY_VERBS = (  # noqa: SIM905 (a word list reads better as text)
     "anade anademe anadelo anadela anadelos anadelas anademe anadir anadime anada anadan agrega agregame agregalo "
     "agregala agregalos agregalas agregue agreguen agregueme agreguenme agregar mete meteme metelo metela metelos "
-    "metelas meter pon ponme ponlo ponla ponlos ponlas ponmelo ponmela ponmelos poner pongame ponga ponganme echa "
+    "metelas meter pon ponme ponlo ponla ponlos ponlas ponmelo ponmela ponmelos poner pongame ponga ponganme poneme "
+    "ponelo ponela ponelos ponelas ponemelo ponemela ponemelos ponemelas sumalo sumala sumalos sumalas echa "
     "echame echalo echala sumale sumame suma incluye incluyeme incluir apunta apuntame apuntalo reserva reservame "
     "aparta apartame guarda guardame pasa pasame pasamelo pasamela paseme pasenme manda mandame mandeme mandamelo "
     "mandenme regalame regaleme regalenme dame damelo damela dadme deme demelo denme traeme traigame vendeme "
@@ -35,7 +36,8 @@ _NOT_WANTED = re.compile(
     r"de todas formas|de todos modos|igual|dime|decime|digame|me gustan?|me encantan?|me convencen?|"
     r"me quedo con|me decido por|voy a por|voy con|entonces)\b"
 )
-HAS_BUY = re.compile(r"(?<!\bsi )\b" + _BUY + r"\b")  # "si compro el soporte, ¿me la instaláis?" is not a purchase
+# "si compro el soporte, ¿me la instaláis?" is not a purchase, nor "se pasa un poco" (of the budget)
+HAS_BUY = re.compile(r"(?<!\bsi )(?<!\bse )\b" + _BUY + r"\b")
 _PEOPLE = (
     r"(?:mi|mis|tu|su|el|la|un|una) (?:hermano|hermana|hermanos|madre|padre|mama|papa|novia|novio|hijo|hija|hijos|"
     r"amigo|amiga|amigos|mujer|marido|esposa|esposo|abuela|abuelo|sobrino|sobrina|primo|prima|jefe|jefa|familia|"
@@ -46,7 +48,7 @@ _ASIDE = re.compile(r"\bpara " + _PEOPLE + r"\b.*$| (?:que|porque|ya que|asi) .*
 _REMARK = re.compile(r",\s*(?:que|porque|ya que|asi que)\b.*$")  # ", que él sí tiene PS5": a remark, to the end
 _SPLIT = re.compile(
     r"(?<!\d),|,(?!\d)|;|\by\b|\be\b(?= [a-z])|\bmas\b(?! (?:barat|car|grande|pequen))|\bjunto con\b|\baparte\b|"
-    r"\bcon (?=(?:el|la|los|las|un|una|unos|unas)\b)"
+    r"\bcon (?=(?:el|la|los|las|un|una|unos|unas|dos|tres|cuatro|cinco|seis)\b)"
 )
 
 
@@ -77,9 +79,10 @@ def _checkout() -> re.Pattern[str]:
     verbs = "|".join(re.escape(v) for v in sorted(table.get("verbs", []), key=len, reverse=True))
     objects = "|".join(re.escape(o) for o in table.get("objects", []))
     phrases = "|".join(re.escape(p) for p in sorted(table.get("phrases", []), key=len, reverse=True))
+    # "si me arrepiento después de hacer el pedido…" names the order, it does not place it
     return re.compile(
-        rf"\b(?:{verbs})(?:lo|la)? (?:tu |vos |usted )?(?:el |mi |la |ya el |ya la )?(?:{objects})\b"
-        + (rf"|\b(?:{phrases})\b" if phrases else "")
+        rf"(?<!\bde )(?<!\bal )(?<!\bsi )(?<!\btras )\b(?:{verbs})(?:lo|la)? (?:tu |vos |usted )?"
+        rf"(?:el |mi |la |ya el |ya la )?(?:{objects})\b" + (rf"|\b(?:{phrases})\b" if phrases else "")
     )
 
 
@@ -87,7 +90,10 @@ CHECKOUT = _checkout()  # the one definition: orders and the router read it too
 # Once a turn is about the cart, shorter words also check out ("pagar", "cómpralo ya"); outside it "¿cómo puedo
 # pagar?" is a policy question, so these never route a message to orders.
 CHECKOUT_IN_CART = re.compile(
-    CHECKOUT.pattern + r"|\bpagar\b|\bquiero pedir(?:lo)?$|(?<!\w)/pedido\b|\bcompra(?:r)? ya\b"
+    CHECKOUT.pattern
+    + r"|\bquiero pedir(?:lo)?$|(?<!\w)/pedido\b|\bcompra(?:r)? ya\b|\b(?:"
+    + "|".join(re.escape(p) for p in sorted(lexicon("checkout").get("in_cart", []), key=len, reverse=True))
+    + r")\b"
 )
 
 

@@ -16,9 +16,9 @@ from langgraph.runtime import Runtime
 from agent import composer
 from agent.context import AgentContext, turn_seed
 from agent.language import amounts_in, folded_words, pick
-from agent.lexicon import asks_policy, greeting
+from agent.lexicon import asks_policy, greeting, policy_topics
 from agent.respond import respond
-from agent.shipping import asks_shipping_cost, cost_line
+from agent.shipping import asks_shipping_cost, cost_line, destination
 from agent.turn import TurnOutput, TurnState, answer, context_of, turn_text
 from tools.shop import thread_id_of
 
@@ -49,6 +49,34 @@ class ConversationState(TurnState, TurnOutput, total=False):
     kind: Kind
 
 
+_CONTINUES = re.compile(r"^(?:(?:vale|ok|bien|pues|entonces|oye|y|e|si|pero|tambien|ah)\b[ ,]*)+")
+
+
+def policy_follow_up(messages: list[Any], text: str) -> str:
+    """The question to look up when this turn continues a policy question, else "".
+
+    "¿Y si vivo en Mallorca?" right after "¿cuánto cuesta el envío?" asks the shipping to Mallorca: both are
+    searched together. Only a message that starts as a continuation ("y…", "si…", "¿y a Tenerife?") or names a
+    policy's topic word, and does not ask about the shop on its own.
+    """
+    if asks_policy(folded_words(text)) or not _continues(text):
+        return ""
+    asked = [m.content for m in messages[:-1] if isinstance(m, HumanMessage) and isinstance(m.content, str)]
+    chain = [text]
+    for question in reversed(asked[-3:]):  # "¿cuánto cuesta el envío?" "¿y a Mallorca?" "¿y a Tenerife?"
+        chain.insert(0, question)
+        if asks_policy(folded_words(question)):
+            return " ".join(chain)
+        if not _continues(question):
+            break
+    return ""
+
+
+def _continues(text: str) -> bool:
+    folded = folded_words(text)
+    return bool(folded and _CONTINUES.match(folded) and policy_topics().search(folded))
+
+
 def classify(text: str) -> Kind:
     """Which kind of turn this is: a policy question, a greeting, thanks, a farewell, help, or out of scope."""
     folded = folded_words(text)
@@ -61,8 +89,11 @@ def classify(text: str) -> Kind:
 
 
 async def understand(state: ConversationState) -> dict[str, Any]:
-    """Read the social turn (and any policy question in it)."""
-    return {"kind": classify(turn_text(state))}
+    """Read the social turn (and any policy question in it, or the one it continues)."""
+    text = turn_text(state)
+    if policy_follow_up(state.get("messages", []), text):
+        return {"kind": "policy"}
+    return {"kind": classify(text)}
 
 
 def _history(state: ConversationState) -> str:
@@ -81,6 +112,25 @@ def _history(state: ConversationState) -> str:
     return text
 
 
+async def _policy_draft(context: AgentContext, config: Any, state: ConversationState, text: str) -> str:
+    """The policies' answer, with the shipping figure first when it asks what shipping costs."""
+    own = folded_words(text)
+    text = policy_follow_up(state.get("messages", []), text) or text  # "¿y a Tenerife?" continues the question
+    found = context.shop.policy(text)
+    draft = composer.policy(found, context.shop.policies.contact())
+    folded = folded_words(text)
+    if asks_shipping_cost(folded):  # "¿cuánto me falta para el envío gratis?": the figure first
+        cart = await context.shop.cart(thread_id_of(config))
+        rates, topics = context.shop.policies.shipping(), context.shop.policies.topics
+        place = own if destination(own, rates, topics) is not None else folded  # the place said last
+        line = cost_line(rates, cart.total, place, topics)
+        if line and (found is None or not found.covered):  # the rates' own section, not a guess
+            section = context.shop.policy(f"gastos de envío {text}")
+            draft = composer.policy(section, None) if section is not None and section.covered else ""
+        draft = f"{line}\n\n{draft}".strip() if line else draft
+    return draft
+
+
 async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Answer the social turn or the policy question, in the shop's voice."""
     config = get_config()
@@ -90,16 +140,7 @@ async def reply(state: ConversationState, runtime: Runtime[AgentContext]) -> dic
     kind = state.get("kind", "out_of_scope")
     match kind:
         case "policy":
-            found = context.shop.policy(text)
-            draft = composer.policy(found, context.shop.policies.contact())
-            folded = folded_words(text)
-            if asks_shipping_cost(folded):  # "¿cuánto me falta para el envío gratis?": the figure first
-                cart = await context.shop.cart(thread_id_of(config))
-                line = cost_line(context.shop.policies.shipping(), cart.total, folded, context.shop.policies.topics)
-                if line and (found is None or not found.covered):  # the rates' own section, not a guess
-                    rates = context.shop.policy(f"gastos de envío {text}")
-                    draft = composer.policy(rates, None) if rates is not None and rates.covered else ""
-                draft = f"{line}\n\n{draft}".strip() if line else draft
+            draft = await _policy_draft(context, config, state, text)
             amounts = [{"total": str(a)} for a in amounts_in(draft)]  # the document's figures, quoted as written
             out = await respond(context, config, state.get("messages", []), draft=draft, facts=amounts)
             return answer(out, shown=[], facts=[], query="")

@@ -447,7 +447,7 @@ def about_several(items: list[CatalogueItem], feature: Feature, question: str = 
         values_of(item, feature.keys) or description_lines(item, feature) or measure_of(item, question)
         for item in items
     ):
-        what = label(feature.keys[0])
+        what = label(feature.keys[0]) if feature.keys else " ".join(feature.words)
         return f"No tengo ese dato ({what}) de ninguno de ellos en la ficha.", None
     lines = [f"- {about_one(item, feature, question)}" for item in items[:5]]
     return "\n".join(lines), None

@@ -42,6 +42,15 @@ def asks_policy(folded: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def policy_topics() -> re.Pattern[str]:
+    """The customer's words for a policy's topic ("Mallorca", "tarjeta", "llegue").
+
+    On their own they say nothing; right after a policy question they continue it ("¿y si vivo en Mallorca?").
+    """
+    return phrases(list(lexicon("policies").get("topics", {})))
+
+
+@lru_cache(maxsize=1)
 def _synonyms() -> tuple[re.Pattern[str], dict[str, list[str]]]:
     table: dict[str, list[str]] = {k: list(v) for k, v in lexicon("synonyms").get("words", {}).items()}
     for phrase in [k for k in table if " " in k]:  # queries lose their "de": "crema de leche" is "crema leche" too

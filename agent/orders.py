@@ -100,7 +100,9 @@ def accepts(text: str, offer: dict[str, Any] | None = None) -> bool:
 
 def buys_something(p: Plan) -> bool:
     """A purchase that names what it buys, beyond "el pedido" ("añade la funda y tramita el pedido", "añádelo")."""
-    folded = p.folded
+    # "eso es todo, quiero pagar", "quiero hacer el pedido, pago con tarjeta": what comes from the words that check
+    # out on names nothing bought
+    folded = buying.CHECKOUT_IN_CART.split(p.folded, maxsplit=1)[0].strip(" ,")
     if buying.implicit_purchase(folded):
         return True
     bought = buying.HAS_BUY.search(folded) or buying.ENCLITIC.search(folded) or re.match(r"^(?:los|las) \w+$", folded)

@@ -78,6 +78,25 @@ def asks_about_it(p: Plan, snapshot: Any) -> bool:
     )
 
 
+_QUESTION_OF_IT = re.compile(
+    r"\b(?:tiene|tienen|trae|traen|lleva|llevan|viene|vienen|es|son|pesa|pesan|mide|miden|dura|duran|da|dan|"
+    r"sirve|sirven|puede|pueden|se puede|hace|hacen|cuant[oa]s?|de donde|incluye|incluyen)\b"
+)
+
+
+def asks_of_focus(p: Plan, snapshot: Any) -> bool:
+    """A question (a "?" and a verb of having or being) none of whose words is a kind of product the shop sells."""
+    content = [w for w in p.query.split() if len(w) > 2 and not w.isdigit()]
+    return (
+        bool(content)
+        and "?" in p.text
+        and bool(_QUESTION_OF_IT.search(p.folded))
+        and not any(
+            kind_word(w) or snapshot.names_a_kind(w, strict=True) or w in snapshot.brand_phrases for w in content
+        )
+    )
+
+
 def _in_names(phrase: str, snapshot: Any) -> bool:
     """Whether some product's name says the phrase ("harina pan" is not "Harina de trigo", nor "Pan de molde")."""
     if " " not in phrase:
@@ -252,6 +271,11 @@ async def _from_plan(state: ProductsState, context: AgentContext, p: Plan, snaps
     """What needs no search: a feature question, a sale, "¿cuál de estos…?", a reference, the cheapest of a kind."""
     if p.feature and not _other_kind(p, state):
         return await feature_answer(state, context, p)
+    if state.get("focus") and not p.references and not p.candidates and asks_of_focus(p, snapshot):
+        # "¿cuántas calorías tiene?", "¿es apto para celíacos?": about the product in focus, in words no product is
+        p.feature = asdict(Feature([], p.query.split(), None, p.query.split()))
+        p.query = ""  # what is asked, not a product to look for
+        return await feature_answer(state, context, p)
     if p.on_sale:  # "¿qué tenéis de oferta?", "¿está rebajado?"
         sale = await sale_question(context, state, p)
         mode, found = sale.pop("mode"), sale["found"]
@@ -311,6 +335,25 @@ async def _search(state: ProductsState, context: AgentContext, p: Plan) -> list[
     return hits
 
 
+def _kind_not_sold(p: Plan, hits: list[SearchHit], snapshot: Snapshot, unknown: list[str]) -> list[str]:
+    """The kind asked, when no product is one: "¿tenéis paelleras?" where only "Arreglo para paella" says it.
+
+    Only a short question that starts with the kind ("bombillas led", "heladeras portátiles"), whose best match
+    does not carry every word in its name; the kind is the first word, and must not be a brand, a category or an
+    everyday word for one.
+    """
+    content = [w for w in p.query.split() if len(w) > 2 and not w.isdigit()]
+    asked_of_it = _QUESTION_OF_IT.search(re.sub(r"^(?:y )?(?:tienen|teneis|tenes|tienes|hay)\b", "", p.folded))
+    if not content or len(content) > 3 or content[0] in unknown or p.references or p.is_reference or asked_of_it:
+        return []  # "y de esa cuántas os kedan", "¿cómo se cargan?": about the one shown, whatever the words
+    if any(w in snapshot.brand_phrases for w in content) or (len(content) > 1 and hits and hits[0].name_match >= 0.5):
+        return []  # "champán Moët": the other words name a product ("Champagne brut Moët & Chandon")
+    first = content[0]
+    if kind_word(first) or snapshot.names_a_kind(first) or first in snapshot.brand_phrases:
+        return []
+    return [first]
+
+
 async def _not_sold(
     state: ProductsState, context: AgentContext, p: Plan, hits: list[SearchHit], snapshot: Snapshot
 ) -> dict[str, Any] | None:
@@ -323,6 +366,9 @@ async def _not_sold(
         for w in p.query.split()
         if w not in unknown and is_regional(w) and w not in snapshot.name_words and in_catalogue_words(w, snapshot) == w
     ]
+    not_a_kind = _kind_not_sold(p, hits, snapshot, unknown)
+    if not_a_kind:  # "¿tenéis bombillas?": none, and bombones are not what was asked
+        return {"found": [], "detail": None, "missing": not_a_kind, "alternatives": False}
     brand = brand_kind(p.query.split()) if p.query else None
     if brand and not _in_names(brand[0], snapshot):
         # "¿tenéis Gatorade?": not that brand (no name says it), but the kind of product it is

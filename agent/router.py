@@ -80,7 +80,7 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
     "prices": re.compile(
         r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
-        r"\bque valen?\b|\b(?:a|en|por) cuanto\b|\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|"
+        r"\bque valen?\b|\b(?:a|en|por) cuanto\b|\ba como (?:esta|estan|va|van|sale|salen)\b|\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|"
         r"\bcompar|\bpvp\b|\bofertas?\b|\bdescuentos?\b|\bpresupuesto\b|\bsale por\b|\bsale (?:mas )?a cuenta\b|"
         r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj|"
         r"\bcuanta (?:es la )?diferencia\b|\bla diferencia (?:de precio )?entre (?:los|las) (?:dos|tres)\b"
@@ -99,7 +99,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\bvale la pena\b|\bopinas?\b|\bideal para\b|\bpor donde empiezo\b|\bque necesito\b"
     ),
     "products": re.compile(
-        r"\bbusc|\b(?:necesit\w*|quiero|quisiera) (?:un|una|unos|unas|\d+|algo|comprar)\b|\btrabaj(?:ais|an|as) (?:la marca|con)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|"
+        r"\bbusc|\b(?:necesit\w*|quiero|quisiera) (?:un|una|unos|unas|\d+|algo|comprar)\b|\btrabaj(?:ais|an|as) (?:la marca|con)\b|^(?:y |pero |vale )?cual(?:es)? \w+|\bteneis\b|\btienen\b|\btienes\b|\btenes\b|\bvend(?:eis|en|es)\b|\bmanej(?:an|ais)\b|\bhay\b|\bhabra\b|"
         r"\bmuestr|\bmostr|\bensen|\benseñ|\bcaracteristicas\b|\bdetalles\b|\bficha\b|\bespecificaciones\b|"
         r"\binformacion (?:de|sobre)\b|\bcomo es\b|\bque tal (?:es|son)\b|\bque \w+ (?:teneis|tienen|hay)\b|"
         r"\bquiero ver\b|\bcatalogo\b|\bmodelos? de\b|\bmarcas? de\b|\bde que (?:color|talla|tamano|material)\b|"
@@ -274,6 +274,14 @@ def main_intent(found: list[Intent], folded: str = "") -> Intent | None:
     return None
 
 
+def _orders_said(text: str) -> bool:
+    """Whether a message says anything of buying or of the cart: a cue, a buying verb or a count."""
+    folded = respell(folded_words(text, "¿?¡!"))
+    return bool(
+        CUES["orders"].search(folded) or buying.HAS_BUY.search(folded) or buying.ENCLITIC.search(folded)
+    ) or any(w.count for w in buying.wanted(folded))
+
+
 class Router:
     """Rules, then embeddings, then (optionally) an LLM."""
 
@@ -399,6 +407,8 @@ class Router:
             vector = vector()
         if vector is not None:
             route, score = self.embedding_vote(vector)
+        if route == "orders" and not _orders_said(text):
+            route = None  # "cafeteras" near "añade la cafetera": a kind named, nothing bought
         if route is not None and route != "orchestrator":
             return Decision(route, "embedding", score)
         if self.llm is not None and not llm_declined():

@@ -99,7 +99,13 @@ class _Index:
         "horario") is in the passage.
         """
         groups: list[set[str]] = []
-        for word in words(question):
+        folded = f" {' '.join(words(question))} "
+        for phrase in (t for t in topics if " " in t and f" {t} " in folded):
+            # "¿y a plazos?" is about paying ("pago", "meses"), not the "plazos de entrega": the phrase's own words
+            # are not searched, only what it means
+            folded = folded.replace(f" {phrase} ", " ")
+            groups.append(set(content_stems(" ".join(topics[phrase]), self.ignore)))
+        for word in folded.split():
             own = content_stems(word, self.ignore)
             if own and not any(own[0] in g for g in groups):
                 groups.append({own[0], *content_stems(" ".join(topics.get(word, ())), self.ignore)})

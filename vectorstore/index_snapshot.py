@@ -7,6 +7,7 @@ revision, reusing the tokens of products whose text did not change; `vectorstore
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import re
@@ -128,6 +129,41 @@ class Snapshot:
     def name_stems(self) -> frozenset[str]:
         """The stems of `name_words`, for asking whether any name uses a word in some form."""
         return frozenset(stem(w) for w in self.name_words)
+
+    @cached_property
+    def head_words(self) -> frozenset[str]:
+        """What the products are: the words of their names before "para…", and of their categories, folded.
+
+        "frigorífico" is a word of "Absorbeolores para frigorífico", but no product is one.
+        """
+        heads = (w for i in self.items for w in words(fold(name_head(i.name))))
+        return frozenset((*heads, *(w for c in self.categories for w in words(c))))
+
+    @cached_property
+    def lead_words(self) -> frozenset[str]:
+        """The word a name starts with, and the one after its brand: what the product is.
+
+        "Tónica zero calorías" is a tónica, "Apple iPhone 15" an iphone. Stricter than `head_words`: "calorías" or
+        "apto" are said of products, none is one.
+        """
+        out: set[str] = set()
+        for item in self.items:
+            said = words(fold(item.name))
+            brand = words(fold(item.brand or ""))
+            out.update(said[:1])
+            if brand and said[: len(brand)] == brand:
+                out.update(said[len(brand) : len(brand) + 1])
+        return frozenset((*out, *(w for c in self.categories for w in words(c))))
+
+    def names_a_kind(self, word: str, strict: bool = False) -> bool:
+        """Whether some product is a `word` (singular or plural, or misspelt by a letter or two: "zapatilas")."""
+        heads = self.lead_words if strict else self.head_words
+        if word in heads or word[:-1] in heads or word[:-2] in heads or f"{word}s" in heads:
+            return True
+        if len(word) >= 4 and any(h.startswith(word) for h in heads if h[:2] == word[:2]):
+            return True  # "la play 5": the PlayStation, as customers shorten it
+        close = (h for h in heads if h[:2] == word[:2] and abs(len(h) - len(word)) <= 2)
+        return any(difflib.SequenceMatcher(None, word, h).ratio() >= 0.88 for h in close)
 
     def unknown_words(self, text: str) -> list[str]:
         """Words of the text that no product uses, not even misspelt: "xbox", "huawei", "lavadoras".

@@ -176,3 +176,62 @@ async def test_their_differences_and_a_number_that_ends_a_range(chat: Any, reque
     assert "65" in left.reply and "2 unidades" in left.reply
     await chat.turn("orale, pues la de 65 y el soporte pa colgarla. cuanto seria?", thread_id=tvs)
     assert await cart_of(chat, tvs) == {"ELE-LG-OLEDC3-65": 1, "ELE-VOG-SOP-TV-3265": 1}
+
+
+async def test_a_policy_question_is_continued_by_the_next_turn(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("Hola, ¿cuánto cuesta el envío?", thread_id=thread)
+    baleares = await chat.turn("¿Y si vivo en Mallorca?", thread_id=thread)  # no product about Mallorca: the shipping
+    assert baleares.route == "conversation" and euros("7.95") in baleares.reply, baleares.reply
+    canarias = await chat.turn("¿Y a Tenerife? ¿Tengo que pagar algo más cuando me llegue?", thread_id=thread)
+    assert euros("12.95") in canarias.reply and "IGIC" in canarias.reply, canarias.reply  # the place said last
+    plazos = await chat.turn("¿se puede pagar a plazos?", thread_id=thread)
+    assert "Formas de pago" in plazos.reply and "12 meses" in plazos.reply  # not the "plazos de entrega"
+    alone = await chat.turn("¿Y a Tenerife?", thread_id=f"{thread}-alone")
+    assert "12,95" not in alone.reply  # without a policy question before, it continues nothing
+
+
+async def test_a_question_about_orders_is_not_an_order(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("me llevo la Bialetti", thread_id=thread)
+    keep = await chat.turn("¿Cuánto tiempo me lo guardáis?", thread_id=thread)
+    assert "15 días" in keep.reply and await cart_of(chat, thread) == {"COC-BIA-MOKA-6T": 1}
+    regret = await chat.turn("Si me arrepiento después de hacer el pedido, ¿lo puedo cancelar?", thread_id=thread)
+    assert regret.route == "conversation" and regret.asking is None and "Cancelar" in regret.reply
+
+
+async def test_the_words_that_close_a_purchase_in_the_cart(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    await chat.turn("¿La Bialetti sirve para placa de inducción?", thread_id=thread)
+    await chat.turn("Pues me la llevo, con dos paquetes de café Lavazza", thread_id=thread)
+    assert await cart_of(chat, thread) == {"COC-BIA-MOKA-6T": 1, "COC-LAV-QROSSA-250": 2}
+    # "se pasa" (of the budget) buys nothing
+    over = await chat.turn("Se pasa un poco, pero bueno. Finaliza la compra", thread_id=thread)
+    assert over.asking == "name" and await cart_of(chat, thread) == {"COC-BIA-MOKA-6T": 1, "COC-LAV-QROSSA-250": 2}
+    other = f"{thread}-2"
+    await chat.turn("poneme 2 packs de mamaderas y 1 de chupetes", thread_id=other)
+    assert await cart_of(chat, other) == {"BEB-PHI-AVNAT-260-2U": 2, "BEB-SUA-CHUP-06-2U": 1}
+    done = await chat.turn("listo, eso es todo, quiero pagar", thread_id=other)  # "todo" is no product
+    assert done.asking == "name" and await cart_of(chat, other) == {"BEB-PHI-AVNAT-260-2U": 2, "BEB-SUA-CHUP-06-2U": 1}
+
+
+async def test_a_kind_the_shop_does_not_sell_is_said_plainly(chat: Any, request: pytest.FixtureRequest) -> None:
+    thread = tid(request)
+    washers = await chat.turn("y lavadoras??", thread_id=thread)  # only dishwasher tablets say "lavavajillas"
+    assert "lavadoras" in washers.reply and "Finish" not in washers.reply and washers.products == []
+    bulbs = await chat.turn("¿tenéis bombillas?", thread_id=thread)  # a kind the shop does sell is listed
+    assert bulbs.products and "no tenemos" not in bulbs.reply.lower()
+    await chat.turn("auriculares baratos", thread_id=thread)
+    await chat.turn("cafeteras", thread_id=thread)  # a kind named after a list: a search, never a purchase
+    assert await cart_of(chat, thread) == {}
+
+
+async def test_a_question_about_the_product_in_focus_in_words_no_product_is(
+    chat: Any, request: pytest.FixtureRequest
+) -> None:
+    thread = tid(request)
+    await chat.turn("¿cuánto cuesta la GoPro?", thread_id=thread)
+    deep = await chat.turn("hasta cuántos metros se puede sumergir?", thread_id=thread)
+    assert deep.route == "products" and "10 metros" in deep.reply and "GoPro" in deep.reply
+    origin = await chat.turn("¿y de dónde es, de Japón?", thread_id=thread)
+    assert "No tengo ese dato de Cámara deportiva GoPro HERO12 Black" in origin.reply, origin.reply
