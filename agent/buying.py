@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.language import NUMBER_WORDS
-from agent.lexicon import container_pattern, lexicon, remarks
+from agent.lexicon import container_pattern, lexicon, phrases, remarks
 
 #: Verbs (with their pronouns) that say "I buy it", as customers write them.
 BUY_VERBS = (  # noqa: SIM905 (a word list reads better as text)
@@ -91,9 +91,8 @@ CHECKOUT = _checkout()  # the one definition: orders and the router read it too
 # pagar?" is a policy question, so these never route a message to orders.
 CHECKOUT_IN_CART = re.compile(
     CHECKOUT.pattern
-    + r"|\bquiero pedir(?:lo)?$|(?<!\w)/pedido\b|\bcompra(?:r)? ya\b|\b(?:"
-    + "|".join(re.escape(p) for p in sorted(lexicon("checkout").get("in_cart", []), key=len, reverse=True))
-    + r")\b"
+    + r"|\bquiero pedir(?:lo)?$|(?<!\w)/pedido\b|\bcompra(?:r)? ya\b|"
+    + phrases(list(lexicon("checkout").get("in_cart", []))).pattern
 )
 
 

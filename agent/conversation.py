@@ -47,6 +47,7 @@ CAPABILITIES = ("buscar productos, darte precios y existencias exactos, comparar
 
 class ConversationState(TurnState, TurnOutput, total=False):
     kind: Kind
+    asked: str  # the policy question this turn continues, with it ("¿cuánto cuesta el envío? ¿Y a Mallorca?")
 
 
 _CONTINUES = re.compile(r"^(?:(?:vale|ok|bien|pues|entonces|oye|y|e|si|pero|tambien|ah)\b[ ,]*)+")
@@ -56,8 +57,8 @@ def policy_follow_up(messages: list[Any], text: str) -> str:
     """The question to look up when this turn continues a policy question, else "".
 
     "¿Y si vivo en Mallorca?" right after "¿cuánto cuesta el envío?" asks the shipping to Mallorca: both are
-    searched together. Only a message that starts as a continuation ("y…", "si…", "¿y a Tenerife?") or names a
-    policy's topic word, and does not ask about the shop on its own.
+    searched together. Only a message that starts as a continuation ("y…", "si…", "¿y a Tenerife?") and names a
+    policy's topic word, and does not ask about the shop on its own; up to three such turns chain.
     """
     if asks_policy(folded_words(text)) or not _continues(text):
         return ""
@@ -91,8 +92,9 @@ def classify(text: str) -> Kind:
 async def understand(state: ConversationState) -> dict[str, Any]:
     """Read the social turn (and any policy question in it, or the one it continues)."""
     text = turn_text(state)
-    if policy_follow_up(state.get("messages", []), text):
-        return {"kind": "policy"}
+    asked = policy_follow_up(state.get("messages", []), text)
+    if asked:
+        return {"kind": "policy", "asked": asked}
     return {"kind": classify(text)}
 
 
@@ -115,7 +117,7 @@ def _history(state: ConversationState) -> str:
 async def _policy_draft(context: AgentContext, config: Any, state: ConversationState, text: str) -> str:
     """The policies' answer, with the shipping figure first when it asks what shipping costs."""
     own = folded_words(text)
-    text = policy_follow_up(state.get("messages", []), text) or text  # "¿y a Tenerife?" continues the question
+    text = state.get("asked") or text  # "¿y a Tenerife?" continues the question before
     found = context.shop.policy(text)
     draft = composer.policy(found, context.shop.policies.contact())
     folded = folded_words(text)

@@ -35,9 +35,11 @@ from vectorstore.text import fold, stem, words
 
 # Phrases that say what the customer wants done, not what product: removed before searching.
 FILLER = [
-    r"cuanto (?:me )?(?:cuesta|cuestan|vale|valen|sale|salen|es|son)", r"a como (?:esta|estan|va|van|sale|salen)", r"que precio tiene(?:n)?", r"precio(?:s)? de",
+    r"cuanto (?:me )?(?:cuesta|cuestan|vale|valen|sale|salen|es|son)", r"a como (?:esta|estan|va|van|sale|salen)",
+    r"que precio tiene(?:n)?", r"precio(?:s)? de",
     r"(?:el |la )?precio", r"me (?:pasas|pasas|dices|das|podrias decir|puedes decir) (?:el precio de )?",
-    r"(?:hay|habra|habran|teneis|tienen|tienes|tenes|tendreis|tendrian|venden|vendeis|vendes) (?:stock de |existencias de )?",
+    r"(?:hay|habra|habran|teneis|tienen|tienes|tenes|tendreis|tendrian|venden|vendeis|vendes)"
+    r" (?:stock de |existencias de )?",
     r"quedan?(?: unidades de)?", r"esta(?:n)? disponibles?", r"disponibilidad de", r"en stock", r"stock de", r"stock",
     r"existencias de", r"existencias", r"unidades de", r"busco", r"estoy buscando", r"buscaba",
     r"(?:ando|andaba|andamos|estaba|estamos) buscando", r"queria ver", r"quiero ver",
@@ -66,7 +68,8 @@ _STOP = {
     "algunos", "algunas", "cual",
     "cuales", "como", "donde", "cuando", "si", "no", "ya", "tambien", "ademas", "pero", "mas", "muy", "tan", "hay",
     "vosotros", "ustedes", "usted", "favor", "ese", "esa", "este", "esta", "eso", "esto", "aqui", "ahi", "ahora",
-    "tienda", "teneis", "tienen", "tienes", "habra", "habran", "x", "euros", "euro", "eur", "e", "primero", "primera", "primer",
+    "tienda", "teneis", "tienen", "tienes", "habra", "habran", "x", "euros", "euro", "eur", "e", "primero", "primera",
+    "primer",
     "segundo", "segunda", "tercero", "tercera", "tercer", "cuarto", "cuarta", "quinto", "quinta", "ultimo", "ultima",
     "otro", "otra", "uno", "mismo", "misma", "os", "nos", "esos", "esas", "estos", "estas", "aquel", "aquella",
     "aquellos", "aquellas", "unidades", "unidad", "uds", "todos", "todas", "catalogo",

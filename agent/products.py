@@ -84,9 +84,14 @@ _QUESTION_OF_IT = re.compile(
 )
 
 
+def _content(p: Plan) -> list[str]:
+    """The words of the query that can name something (no short words, no bare numbers)."""
+    return [w for w in p.query.split() if len(w) > 2 and not w.isdigit()]
+
+
 def asks_of_focus(p: Plan, snapshot: Any) -> bool:
     """A question (a "?" and a verb of having or being) none of whose words is a kind of product the shop sells."""
-    content = [w for w in p.query.split() if len(w) > 2 and not w.isdigit()]
+    content = _content(p)
     return (
         bool(content)
         and "?" in p.text
@@ -335,21 +340,25 @@ async def _search(state: ProductsState, context: AgentContext, p: Plan) -> list[
     return hits
 
 
+_DO_YOU_HAVE = re.compile(r"^(?:y )?(?:tienen|teneis|tenes|tienes|hay)\b")
+
+
 def _kind_not_sold(p: Plan, hits: list[SearchHit], snapshot: Snapshot, unknown: list[str]) -> list[str]:
     """The kind asked, when no product is one: "¿tenéis paelleras?" where only "Arreglo para paella" says it.
 
-    Only a short question that starts with the kind ("bombillas led", "heladeras portátiles"), whose best match
-    does not carry every word in its name; the kind is the first word, and must not be a brand, a category or an
-    everyday word for one.
+    Only a short query about no product shown, not a question about one ("¿cómo se cargan?"), that starts with
+    the kind ("bombillas led"); no word of it may be a brand, and the other words must not name a product well
+    ("champán Moët"). The kind is the first word, and must not be a product's kind, a category or an everyday
+    word for one.
     """
-    content = [w for w in p.query.split() if len(w) > 2 and not w.isdigit()]
-    asked_of_it = _QUESTION_OF_IT.search(re.sub(r"^(?:y )?(?:tienen|teneis|tenes|tienes|hay)\b", "", p.folded))
+    content = _content(p)
+    asked_of_it = _QUESTION_OF_IT.search(_DO_YOU_HAVE.sub("", p.folded))
     if not content or len(content) > 3 or content[0] in unknown or p.references or p.is_reference or asked_of_it:
         return []  # "y de esa cuántas os kedan", "¿cómo se cargan?": about the one shown, whatever the words
     if any(w in snapshot.brand_phrases for w in content) or (len(content) > 1 and hits and hits[0].name_match >= 0.5):
         return []  # "champán Moët": the other words name a product ("Champagne brut Moët & Chandon")
     first = content[0]
-    if kind_word(first) or snapshot.names_a_kind(first) or first in snapshot.brand_phrases:
+    if kind_word(first) or snapshot.names_a_kind(first):
         return []
     return [first]
 

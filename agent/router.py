@@ -80,7 +80,8 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
     "prices": re.compile(
         r"\bprecios?\b|\bcuest(?:a|an)\b|\bquesta\b|\bcuanto (?:vale|valen|es|son|sale|salen|me sale|cobr|cuest)|"
-        r"\bque valen?\b|\b(?:a|en|por) cuanto\b|\ba como (?:esta|estan|va|van|sale|salen)\b|\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|"
+        r"\bque valen?\b|\b(?:a|en|por) cuanto\b|\ba como (?:esta|estan|va|van|sale|salen)\b|"
+        r"\bcoste\b|\bcosto\b|\bbarat|\beconomic|\bmas car[oa]s?\b|"
         r"\bcompar|\bpvp\b|\bofertas?\b|\bdescuentos?\b|\bpresupuesto\b|\bsale por\b|\bsale (?:mas )?a cuenta\b|"
         r"\bcuanto\b.*\b(?:euros|€)|\beuros?\b|€|\bpor menos de\b|\biva\b|\brebaj|"
         r"\bcuanta (?:es la )?diferencia\b|\bla diferencia (?:de precio )?entre (?:los|las) (?:dos|tres)\b"
