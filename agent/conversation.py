@@ -64,13 +64,13 @@ def policy_follow_up(messages: list[Any], text: str) -> str:
         return ""
     asked = [m.content for m in messages[:-1] if isinstance(m, HumanMessage) and isinstance(m.content, str)]
     chain = [text]
-    for question in reversed(asked[-3:]):  # "¿cuánto cuesta el envío?" "¿y a Mallorca?" "¿y a Tenerife?"
+    # "¿cuánto cuesta el envío?" "¿y si vivo en Mallorca?" "¿y a Tenerife?": back to where the question started,
+    # through continuations that ask on their own too ("vivo en" is a cue), so the third still asks the shipping
+    for question in reversed(asked[-3:]):
         chain.insert(0, question)
-        if asks_policy(folded_words(question)):
-            return " ".join(chain)
         if not _continues(question):
             break
-    return ""
+    return " ".join(chain) if any(asks_policy(folded_words(q)) for q in chain[:-1]) else ""
 
 
 def _continues(text: str) -> bool:

@@ -187,6 +187,11 @@ async def test_a_policy_question_is_continued_by_the_next_turn(chat: Any, reques
     assert euros("12.95") in canarias.reply and "IGIC" in canarias.reply, canarias.reply  # the place said last
     plazos = await chat.turn("¿se puede pagar a plazos?", thread_id=thread)
     assert "Formas de pago" in plazos.reply and "12 meses" in plazos.reply  # not the "plazos de entrega"
+    short = f"{thread}-short"  # the middle turn asks on its own too ("vivo en"): the third still follows the first
+    for said in ("¿cuánto cuesta el envío?", "¿Y si vivo en Mallorca?"):
+        await chat.turn(said, thread_id=short)
+    tenerife = await chat.turn("¿Y a Tenerife?", thread_id=short)
+    assert euros("12.95") in tenerife.reply, tenerife.reply
     alone = await chat.turn("¿Y a Tenerife?", thread_id=f"{thread}-alone")
     assert "12,95" not in alone.reply  # without a policy question before, it continues nothing
 
