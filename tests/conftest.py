@@ -16,9 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from data import orders
+from data import crud, orders
+from data.db import create_engine, session_factory, write_session
+from data.migrate import upgrade
+from data.models import ProductCreate
 from data.policies import SAMPLE_POLICIES
 from data.policies import install as install_policies
 from settings import ROOT, Settings
@@ -120,6 +123,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a migrated database of each kind (`db_url`)."""
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def new_product(
+    sessions: async_sessionmaker[AsyncSession], sku: str, price: str = "10.00", stock: int = 10
+) -> int:
+    """A product made through the CRUD layer ("Producto SKU", Hogar); returns its id."""
+    async with write_session(sessions) as session:
+        product = await crud.create_product(
+            session,
+            product_in=ProductCreate.model_validate(
+                {"sku": sku, "name": f"Producto {sku}", "category": "Hogar", "price": price, "stock": stock}
+            ),
+        )
+        return product.id or 0
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,14 +29,6 @@ def _product(sku: str = "HOG-TEST-1", price: str = "19.99", stock: int = 5, **ex
     }
     values.update(extra)
     return ProductCreate.model_validate(values)
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def test_normalise_url_picks_async_drivers() -> None:

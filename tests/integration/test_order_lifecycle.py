@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,10 +21,11 @@ from data import crud, order_status, orders
 from data.customer_details import OrderDetails
 from data.db import create_engine, session_factory, write_session
 from data.migrate import upgrade
-from data.models import Conversation, Customer, Order, Product, ProductCreate
+from data.models import Conversation, Customer, Order, Product
 from data.order_status import OrderNotFoundError, TransitionNotAllowedError
 from data.types import Money, UTCDateTime, utcnow
 from settings import ROOT
+from tests.conftest import new_product
 from tests.integration.test_cli import cli_env
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -42,25 +42,6 @@ DETAILS = OrderDetails(
     channel="telegram",
     telegram_chat_id=5_000_000_001,  # beyond 32 bits, as Telegram ids can be
 )
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-async def _product(sessions: Sessions, sku: str, price: str = "10.00", stock: int = 10) -> int:
-    async with write_session(sessions) as session:
-        product = await crud.create_product(
-            session,
-            product_in=ProductCreate.model_validate(
-                {"sku": sku, "name": f"Producto {sku}", "category": "Hogar", "price": price, "stock": stock}
-            ),
-        )
-        return product.id or 0
 
 
 async def _order(
@@ -102,8 +83,8 @@ async def _status(sessions: Sessions, order_id: int) -> str:
 
 
 async def test_an_order_with_details_keeps_them_and_starts_its_history(sessions: Sessions) -> None:
-    a = await _product(sessions, "A", "19.99", 10)
-    b = await _product(sessions, "B", "0.10", 5)
+    a = await new_product(sessions, "A", "19.99", 10)
+    b = await new_product(sessions, "B", "0.10", 5)
     order_id = await _order(sessions, "t1", {a: 2, b: 3}, DETAILS)
     async with sessions() as session:
         record = await order_status.get_order(session, order_id)
@@ -134,7 +115,7 @@ async def test_an_order_with_details_keeps_them_and_starts_its_history(sessions:
 
 
 async def test_an_order_without_details_still_works(sessions: Sessions) -> None:
-    a = await _product(sessions, "A", "5.00", 3)
+    a = await new_product(sessions, "A", "5.00", 3)
     order_id = await _order(sessions, "t", {a: 3})
     async with sessions() as session:
         record = await order_status.get_order(session, order_id)
@@ -160,7 +141,7 @@ async def test_an_order_without_details_still_works(sessions: Sessions) -> None:
 
 
 async def test_the_owner_moves_an_order_to_delivered_and_the_history_says_when(sessions: Sessions) -> None:
-    a = await _product(sessions, "A")
+    a = await new_product(sessions, "A")
     order_id = await _order(sessions, "t", {a: 1})
     await _move(sessions, order_id, "enviado", "tienda", "  Seur   123  ")
     await _move(sessions, order_id, "entregado", "tienda", expected_from="enviado")
@@ -179,7 +160,7 @@ async def test_the_owner_moves_an_order_to_delivered_and_the_history_says_when(s
 
 
 async def test_refused_moves_say_why_in_spanish_and_change_nothing(sessions: Sessions) -> None:
-    a = await _product(sessions, "A", stock=5)
+    a = await new_product(sessions, "A", stock=5)
     order_id = await _order(sessions, "t", {a: 2})
     await _move(sessions, order_id, "enviado", "tienda")
     cases = [
@@ -211,8 +192,8 @@ async def test_refused_moves_say_why_in_spanish_and_change_nothing(sessions: Ses
 
 
 async def test_cancelling_returns_the_stock_and_bumps_the_revision(sessions: Sessions) -> None:
-    a = await _product(sessions, "A", stock=10)
-    b = await _product(sessions, "B", stock=4)
+    a = await new_product(sessions, "A", stock=10)
+    b = await new_product(sessions, "B", stock=4)
     order_id = await _order(sessions, "t", {a: 3, b: 4})
     assert (await _stock(sessions, a), await _stock(sessions, b)) == (7, 0)
     async with sessions() as session:
@@ -230,7 +211,7 @@ async def test_cancelling_returns_the_stock_and_bumps_the_revision(sessions: Ses
 
 
 async def test_a_pickup_order_goes_from_confirmed_to_delivered(sessions: Sessions) -> None:
-    a = await _product(sessions, "A")
+    a = await new_product(sessions, "A")
     pickup = OrderDetails(delivery_method="recogida", pickup_point="Tienda Centro", name="Luis")
     order_id = await _order(sessions, "t", {a: 1}, pickup)
     await _move(sessions, order_id, "entregado", "tienda", "Recogido en tienda")
@@ -239,7 +220,7 @@ async def test_a_pickup_order_goes_from_confirmed_to_delivered(sessions: Session
 
 async def test_cancel_racing_shipped_has_exactly_one_winner(sessions: Sessions) -> None:
     """The customer cancels while the owner marks the order shipped, 20 times: one wins each time."""
-    a = await _product(sessions, "RACE", stock=100)
+    a = await new_product(sessions, "RACE", stock=100)
     wins = {"cancelado": 0, "enviado": 0}
     for round_ in range(20):
         order_id = await _order(sessions, f"race-{round_}", {a: 2})
@@ -269,7 +250,7 @@ async def test_cancel_racing_shipped_has_exactly_one_winner(sessions: Sessions) 
 
 
 async def test_the_owners_list_filters_by_status_and_date_and_pages(sessions: Sessions) -> None:
-    a = await _product(sessions, "A", stock=50)
+    a = await new_product(sessions, "A", stock=50)
     ids = [await _order(sessions, f"t{i}", {a: i + 1}) for i in range(5)]
     await _move(sessions, ids[1], "enviado", "tienda")
     await _move(sessions, ids[3], "cancelado", "tienda")
@@ -292,7 +273,7 @@ async def test_the_owners_list_filters_by_status_and_date_and_pages(sessions: Se
 
 
 async def test_a_customers_orders_by_conversation_and_by_telegram_chat(sessions: Sessions) -> None:
-    a = await _product(sessions, "A")
+    a = await new_product(sessions, "A")
     async with write_session(sessions) as session:
         session.add(Conversation(thread_id="tg:42", channel="telegram"))
     first = await _order(sessions, "tg:42", {a: 1}, DETAILS.with_changes(telegram_chat_id=42))
@@ -318,7 +299,7 @@ async def _customer(sessions: Sessions) -> int:
 
 
 async def test_forgetting_a_customer_erases_personal_data_and_keeps_the_accounts(sessions: Sessions) -> None:
-    a = await _product(sessions, "A", stock=10)
+    a = await new_product(sessions, "A", stock=10)
     customer_id = await _customer(sessions)
     mine = [await _order(sessions, f"c{i}", {a: 1}, DETAILS, customer_id=customer_id) for i in range(2)]
     other = await _order(sessions, "someone-else", {a: 1}, DETAILS.with_changes(name="Otra Persona"))
@@ -354,7 +335,7 @@ def test_forget_customer_command(tmp_path: Path) -> None:
         try:
             await upgrade(engine)
             sessions = session_factory(engine)
-            a = await _product(sessions, "A")
+            a = await new_product(sessions, "A")
             customer_id = await _customer(sessions)
             return customer_id, await _order(sessions, "cli", {a: 1}, DETAILS, customer_id=customer_id)
         finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -11,33 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data import crud, orders
-from data.db import create_engine, session_factory, write_session
-from data.migrate import upgrade
-from data.models import Order, OrderLine, Product, ProductCreate, ProductUpdate
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-async def _product(sessions: async_sessionmaker[AsyncSession], sku: str, price: str, stock: int) -> int:
-    async with write_session(sessions) as session:
-        product = await crud.create_product(
-            session,
-            product_in=ProductCreate.model_validate(
-                {"sku": sku, "name": f"Producto {sku}", "category": "Hogar", "price": price, "stock": stock}
-            ),
-        )
-        return product.id or 0
+from data.db import write_session
+from data.models import Order, OrderLine, Product, ProductUpdate
+from tests.conftest import new_product
 
 
 async def test_cart_totals_and_order_snapshot(sessions: async_sessionmaker[AsyncSession]) -> None:
-    a = await _product(sessions, "A", "19.99", 10)
-    b = await _product(sessions, "B", "0.10", 5)
+    a = await new_product(sessions, "A", "19.99", 10)
+    b = await new_product(sessions, "B", "0.10", 5)
     async with write_session(sessions) as session:
         await orders.add_to_cart(session, thread_id="t1", product_id=a, quantity=2)
         await orders.add_to_cart(session, thread_id="t1", product_id=b, quantity=3)
@@ -69,7 +49,7 @@ async def test_cart_totals_and_order_snapshot(sessions: async_sessionmaker[Async
 
 
 async def test_cart_refuses_more_than_stock_and_unknown_products(sessions: async_sessionmaker[AsyncSession]) -> None:
-    a = await _product(sessions, "A", "5.00", 2)
+    a = await new_product(sessions, "A", "5.00", 2)
     with pytest.raises(orders.OutOfStockError, match="solo quedan 2"):
         async with write_session(sessions) as session:
             await orders.add_to_cart(session, thread_id="t", product_id=a, quantity=3)
@@ -85,7 +65,7 @@ async def test_cart_refuses_more_than_stock_and_unknown_products(sessions: async
 
 
 async def test_remove_from_cart(sessions: async_sessionmaker[AsyncSession]) -> None:
-    a = await _product(sessions, "A", "5.00", 9)
+    a = await new_product(sessions, "A", "5.00", 9)
     async with write_session(sessions) as session:
         await orders.add_to_cart(session, thread_id="t", product_id=a, quantity=4)
         cart = await orders.remove_from_cart(session, thread_id="t", product_id=a, quantity=1)
@@ -98,7 +78,7 @@ async def test_remove_from_cart(sessions: async_sessionmaker[AsyncSession]) -> N
 
 
 async def test_changed_price_refuses_the_confirmed_total(sessions: async_sessionmaker[AsyncSession]) -> None:
-    a = await _product(sessions, "A", "10.00", 5)
+    a = await new_product(sessions, "A", "10.00", 5)
     async with write_session(sessions) as session:
         await orders.add_to_cart(session, thread_id="t", product_id=a, quantity=1)
     with pytest.raises(orders.CartError, match="precios han cambiado"):
@@ -109,8 +89,8 @@ async def test_changed_price_refuses_the_confirmed_total(sessions: async_session
 
 
 async def test_out_of_stock_line_rolls_back_the_whole_order(sessions: async_sessionmaker[AsyncSession]) -> None:
-    a = await _product(sessions, "A", "10.00", 5)
-    b = await _product(sessions, "B", "3.00", 2)
+    a = await new_product(sessions, "A", "10.00", 5)
+    b = await new_product(sessions, "B", "3.00", 2)
     async with write_session(sessions) as session:
         await orders.add_to_cart(session, thread_id="t", product_id=a, quantity=2)
         await orders.add_to_cart(session, thread_id="t", product_id=b, quantity=2)
@@ -130,7 +110,7 @@ async def test_out_of_stock_line_rolls_back_the_whole_order(sessions: async_sess
 
 async def test_concurrent_confirmations_never_oversell(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Twelve customers confirm 2 units each of a product with 7 left: exactly three orders go through."""
-    a = await _product(sessions, "LAST", "99.99", 7)
+    a = await new_product(sessions, "LAST", "99.99", 7)
     for i in range(12):
         async with write_session(sessions) as session:
             await orders.add_to_cart(session, thread_id=f"c{i}", product_id=a, quantity=2)
@@ -154,9 +134,9 @@ async def test_concurrent_confirmations_never_oversell(sessions: async_sessionma
 
 
 async def test_bought_together(sessions: async_sessionmaker[AsyncSession]) -> None:
-    phone = await _product(sessions, "PHONE", "500.00", 10)
-    case = await _product(sessions, "CASE", "20.00", 10)
-    charger = await _product(sessions, "CHARGER", "25.00", 10)
+    phone = await new_product(sessions, "PHONE", "500.00", 10)
+    case = await new_product(sessions, "CASE", "20.00", 10)
+    charger = await new_product(sessions, "CHARGER", "25.00", 10)
     for thread, extra in (("x", [case]), ("y", [case, charger]), ("z", [charger])):
         async with write_session(sessions) as session:
             await orders.add_to_cart(session, thread_id=thread, product_id=phone)
