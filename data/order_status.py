@@ -436,17 +436,7 @@ async def forget_customer(session: AsyncSession, customer_id: int) -> int:
     result = await session.execute(
         update(Order)
         .where(or_(col(Order.customer_id) == customer_id, col(Order.conversation_id).in_(conversations)))
-        .values(
-            customer_name=None,
-            customer_email=None,
-            customer_phone=None,
-            address_line=None,
-            postal_code=None,
-            city=None,
-            pickup_point=None,
-            telegram_chat_id=None,
-            updated_at=utcnow(),
-        )
+        .values(**_ERASED, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
     await session.flush()
