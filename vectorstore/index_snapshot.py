@@ -155,14 +155,24 @@ class Snapshot:
                 out.update(said[len(brand) : len(brand) + 1])
         return frozenset((*out, *(w for c in self.categories for w in words(c))))
 
+    @cached_property
+    def _kind_starts(self) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+        """`head_words` and `lead_words` by their first two letters.
+
+        A typo or a shortening is looked for only among the words that start like it: a turn asks this on the
+        routing path.
+        """
+        return _by_start(self.head_words), _by_start(self.lead_words)
+
     def names_a_kind(self, word: str, strict: bool = False) -> bool:
         """Whether some product is a `word` (singular or plural, or misspelt by a letter or two: "zapatilas")."""
         heads = self.lead_words if strict else self.head_words
         if word in heads or word[:-1] in heads or word[:-2] in heads or f"{word}s" in heads:
             return True
-        if len(word) >= 4 and any(h.startswith(word) for h in heads if h[:2] == word[:2]):
+        alike = self._kind_starts[strict].get(word[:2], ())
+        if len(word) >= 4 and any(h.startswith(word) for h in alike):
             return True  # "la play 5": the PlayStation, as customers shorten it
-        close = (h for h in heads if h[:2] == word[:2] and abs(len(h) - len(word)) <= 2)
+        close = (h for h in alike if abs(len(h) - len(word)) <= 2)
         return any(difflib.SequenceMatcher(None, word, h).ratio() >= 0.88 for h in close)
 
     def unknown_words(self, text: str) -> list[str]:
@@ -205,6 +215,14 @@ class Vocabulary:
     words: frozenset[str]
     stems: frozenset[str]
     trigrams: BM25Index
+
+
+def _by_start(found: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Words grouped by their first two letters."""
+    groups: dict[str, list[str]] = {}
+    for word in found:
+        groups.setdefault(word[:2], []).append(word)
+    return {start: tuple(sorted(group)) for start, group in groups.items()}
 
 
 def levels(item: CatalogueItem) -> list[str]:
